@@ -1,0 +1,1 @@
+"""Developer tools for metaflow-orchestrators that never ship to workers (the engine emulators)."""

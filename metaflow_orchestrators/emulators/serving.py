@@ -1,0 +1,68 @@
+"""Run an emulator's ASGI app: in a background thread (tests) or in the foreground (CLI).
+
+Shared by both emulators so that start-up, free-port binding and clean shutdown are
+written once.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+
+@dataclass
+class RunningServer:
+    """A server started by :func:`start_in_thread`; ``stop()`` shuts it down."""
+
+    url: str
+    port: int
+    _server: uvicorn.Server
+    _thread: threading.Thread
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout)
+
+    def __enter__(self) -> "RunningServer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    return sock
+
+
+def start_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+    """Serve ``app`` on ``host:port`` (0 = a free port) from a daemon thread."""
+    sock = _bind(host, port)
+    bound = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    # Signals belong to the main thread's owner (pytest), not to a background server.
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("emulator did not start on %s:%s" % (host, bound))
+        time.sleep(0.01)
+    return RunningServer("http://%s:%d" % (host, bound), bound, server, thread)
+
+
+def serve_forever(app: Any, host: str, port: int, name: str) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM (uvicorn handles both cleanly)."""
+    sock = _bind(host, port)
+    bound = sock.getsockname()[1]
+    print("%s emulator listening on http://%s:%d" % (name, host, bound), flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on")).run(sockets=[sock])
