@@ -1,0 +1,1 @@
+"""The Kestra back end: Plan -> Kestra workflow, REST client, CLI group, Deployer."""

@@ -1,0 +1,30 @@
+"""Metaflow FlowGraph -> typed, structured, engine-neutral Plan."""
+from .builder import build_plan
+from .errors import PlanError
+from .model import (
+    Case,
+    EventTrigger,
+    FlowTrigger,
+    Foreach,
+    InputRule,
+    NodeKind,
+    Parameter,
+    ParamType,
+    Plan,
+    Project,
+    Resources,
+    Retry,
+    Schedule,
+    Sequence,
+    Split,
+    StepTask,
+    Switch,
+    Tail,
+    iter_steps,
+)
+
+__all__ = [
+    "build_plan", "PlanError", "Case", "EventTrigger", "FlowTrigger", "Foreach", "InputRule",
+    "NodeKind", "Parameter", "ParamType", "Plan", "Project", "Resources", "Retry", "Schedule",
+    "Sequence", "Split", "StepTask", "Switch", "Tail", "iter_steps",
+]

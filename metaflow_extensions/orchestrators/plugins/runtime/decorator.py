@@ -1,0 +1,53 @@
+"""``orchestrators_internal``: added by the launcher with ``--with`` to every step.
+
+Runs inside the step process (which imports Metaflow anyway, so this costs nothing
+extra) and reports what only the step knows: foreach width, switch branch taken,
+artifact names and a ready-to-paste client snippet.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from metaflow.decorators import StepDecorator
+
+from . import reporter
+
+
+class OrchestratorsInternalDecorator(StepDecorator):
+    name = "orchestrators_internal"
+    defaults = {"reporter": "file"}
+
+    def task_finished(self, step_name, flow, graph, is_task_ok, retry_count, max_user_code_retries):
+        if not is_task_ok:
+            return
+        reporter.get(self.attributes["reporter"] or "file")(task_report(step_name, flow, graph))
+
+
+def task_report(step_name: str, flow, graph) -> Dict[str, Any]:
+    from metaflow import current
+
+    node = graph[step_name]
+    values: Dict[str, Any] = {
+        "pathspec": current.pathspec,
+        "run_id": current.run_id,
+        "step": step_name,
+        "task_id": current.task_id,
+        "artifacts": artifact_names(flow),
+        "snippet": client_snippet(current.pathspec),
+    }
+    if node.type == "foreach":
+        values["foreach_width"] = int(flow._foreach_num_splits or 0)
+    if node.type == "split-switch":
+        values["branch"] = flow._transition[0][0]
+    return values
+
+
+def artifact_names(flow) -> list:
+    """User artifacts only: Metaflow's own start with an underscore, and 'name'."""
+    datastore = getattr(flow, "_datastore", None)
+    names = list(getattr(datastore, "_objects", {}) or {})
+    return sorted(n for n in names if not n.startswith("_") and n != "name")
+
+
+def client_snippet(pathspec: str) -> str:
+    return "from metaflow import Task\ntask = Task(%r, _namespace_check=False)\nprint(task.data)" % pathspec

@@ -1,0 +1,99 @@
+"""``python -m metaflow_extensions.orchestrators.plugins.runtime.entry``: the task entry.
+
+Reads the spec and the engine's runtime scalars (from options or ``MFO_*`` variables),
+builds the command with the launcher and ``exec``s it: the task is then exactly one
+``metaflow`` process, with no second interpreter importing Metaflow around it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Dict, List, Optional, Sequence
+
+from . import ids
+from .launcher import Command, LaunchError, RuntimeValues, build_command, decode_spec
+
+_OPTIONS = {
+    # option: (environment variable, help)
+    "spec": ("MFO_SPEC", "base64 JSON spec written by the compiler"),
+    "execution-id": ("MFO_EXECUTION_ID", "engine execution / job id (gives the run id)"),
+    "index-path": ("MFO_INDEX_PATH", "foreach indices, outermost first: '2.0' or '[2, 0]'"),
+    "iteration": ("MFO_ITERATION", "iteration of a recursive switch step"),
+    "attempt": ("MFO_ATTEMPT", "0-based attempt number"),
+    "width": ("MFO_WIDTH", "foreach join: number of splits"),
+    "branches": ("MFO_BRANCHES", "JSON {position key: step taken} reported by switch steps"),
+    "loops": ("MFO_LOOPS", "JSON {position key: last iteration} of recursive switch steps"),
+    "params": ("MFO_PARAMS", "init: JSON {parameter name: value}"),
+}
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="mfo-task", description=__doc__)
+    for name, (env, help_text) in _OPTIONS.items():
+        parser.add_argument("--" + name, default=os.environ.get(env), help="%s (env %s)" % (help_text, env))
+    parser.add_argument("--dry-run", action="store_true", help="print the command as JSON instead of running it")
+    return parser.parse_args(argv)
+
+
+def runtime_values(args: argparse.Namespace) -> RuntimeValues:
+    if not args.execution_id:
+        raise LaunchError("no execution id (--execution-id or MFO_EXECUTION_ID)")
+    return RuntimeValues(
+        execution_id=args.execution_id,
+        index_path=ids.parse_index_path(args.index_path),
+        iteration=_int(args.iteration),
+        attempt=_int(args.attempt),
+        width=None if args.width in (None, "") else int(args.width),
+        branches=_json(args.branches),
+        loops={k: int(v) for k, v in _json(args.loops).items()},
+        params=_json(args.params),
+    )
+
+
+def _int(text: Optional[str]) -> int:
+    return int(text) if text not in (None, "") else 0
+
+
+def _json(text: Optional[str]) -> Dict:
+    if text in (None, ""):
+        return {}
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise LaunchError("expected a JSON object, got %r" % text)
+    return value
+
+
+def write_files(files: Dict[str, str]) -> None:
+    for path, content in files.items():
+        tmp = "%s.%d.tmp" % (path, os.getpid())
+        with open(tmp, "w") as f:
+            f.write(content)
+        os.replace(tmp, path)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    try:
+        if not args.spec:
+            raise LaunchError("no spec (--spec or MFO_SPEC)")
+        command: Command = build_command(decode_spec(args.spec), runtime_values(args))
+    except (LaunchError, ValueError, KeyError) as ex:
+        print("metaflow-orchestrators: cannot start the task: %s" % ex, file=sys.stderr)
+        return 2
+    if args.dry_run:
+        print(json.dumps({"argv": command.argv, "env": command.env, "files": sorted(command.files)}))
+        return 0
+    write_files(command.files)
+    env = dict(os.environ)
+    for name in _OPTIONS.values():
+        env.pop(name[0], None)  # our own plumbing stays out of user code
+    env.update(command.env)
+    sys.stdout.flush()
+    os.execvpe(command.argv[0], command.argv, env)
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())

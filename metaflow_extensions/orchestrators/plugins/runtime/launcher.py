@@ -1,0 +1,181 @@
+"""The launcher: (static spec, runtime scalars) -> the exact ``metaflow`` command.
+
+A pure function, so every position of every shape can be unit-tested without a
+process. The engine supplies only scalars it really has (execution id, foreach index
+path, attempt, foreach width, switch branches reported by upstream tasks); everything
+else comes from the spec the compiler wrote.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from . import ids
+from .pathspecs import compress
+
+
+class LaunchError(Exception):
+    """The runtime values do not fit the step (a missing branch, width, ...)."""
+
+
+@dataclass(frozen=True)
+class RuntimeValues:
+    execution_id: str
+    index_path: Tuple[int, ...] = ()
+    iteration: int = 0  # only for a recursive switch step
+    attempt: int = 0  # 0-based, as Metaflow's --retry-count
+    width: Optional[int] = None  # foreach join: how many splits the foreach made
+    branches: Mapping[str, str] = field(default_factory=dict)  # position key -> step taken
+    loops: Mapping[str, int] = field(default_factory=dict)  # position key -> last iteration
+    params: Mapping[str, Any] = field(default_factory=dict)  # init: parameter name -> value
+
+
+@dataclass(frozen=True)
+class Command:
+    argv: List[str]
+    env: Dict[str, str]  # added to the task's environment
+    files: Dict[str, str] = field(default_factory=dict)  # path -> content, written first
+
+
+def decode_spec(text: str) -> Dict[str, Any]:
+    return json.loads(base64.b64decode(text.encode("ascii")).decode("utf-8"))
+
+
+def build_command(spec: Mapping[str, Any], rt: RuntimeValues) -> Command:
+    if spec["kind"] == "init":
+        return _init_command(spec, rt)
+    return _step_command(spec, rt)
+
+
+def run_id(spec: Mapping[str, Any], rt: RuntimeValues) -> str:
+    return ids.run_id(spec["engine"], rt.execution_id)
+
+
+def own_task_id(spec: Mapping[str, Any], rt: RuntimeValues) -> str:
+    return ids.task_id(rt.index_path, rt.iteration if spec.get("recursive") else None)
+
+
+def _init_command(spec, rt: RuntimeValues) -> Command:
+    env, files, config_opts = _base_env(spec)
+    argv = _prefix(spec) + config_opts + ["init", "--run-id", run_id(spec, rt), "--task-id", ids.PARAMS_TASK_ID]
+    argv += _tags(spec)
+    types = spec.get("params") or {}
+    for name, value in sorted(rt.params.items()):
+        if name not in types:
+            raise LaunchError("the flow has no parameter %r" % name)
+        if value is not None:
+            argv += ["--%s" % name, param_text(value, types[name])]
+    return Command(argv, env, files)
+
+
+def _step_command(spec, rt: RuntimeValues) -> Command:
+    env, files, config_opts = _base_env(spec)
+    paths, split_index = input_paths(spec, rt)
+    argv = _prefix(spec) + config_opts
+    if spec.get("internal"):
+        argv.append("--with=%s" % spec["internal"])
+    argv += [
+        "step", spec["step"],
+        "--run-id", run_id(spec, rt),
+        "--task-id", own_task_id(spec, rt),
+        "--input-paths", compress(paths),
+    ]
+    if split_index is not None:
+        argv += ["--split-index", str(split_index)]
+    argv += ["--retry-count", str(int(rt.attempt)), "--max-user-code-retries", str(int(spec["max_user_code_retries"]))]
+    argv += _tags(spec)
+    if spec.get("namespace"):
+        argv += ["--namespace", spec["namespace"]]
+    return Command(argv, env, files)
+
+
+def input_paths(spec: Mapping[str, Any], rt: RuntimeValues) -> Tuple[List[str], Optional[int]]:
+    """The parents of this task as full pathspecs, and ``--split-index`` if any."""
+    run = run_id(spec, rt)
+    rule = spec["inputs"]
+    kind, tails, path = rule["kind"], rule["tails"], tuple(rt.index_path)
+    if spec.get("recursive") and rt.iteration > 0:
+        return [_pathspec(run, spec["step"], ids.task_id(path, rt.iteration - 1))], None
+    if kind == "params":
+        return ["%s/%s/%s" % (run, ids.PARAMS_STEP, ids.PARAMS_TASK_ID)], None
+    if kind == "linear":
+        return [_resolve(run, tails[0], path, rt)], None
+    if kind == "foreach":
+        if not path:
+            raise LaunchError("step %s starts a foreach body but got no index path" % spec["step"])
+        return [_resolve(run, tails[0], path[:-1], rt)], path[-1]
+    if kind == "join":
+        return [_resolve(run, t, path, rt) for t in tails], None
+    if kind == "foreach-join":
+        if rt.width is None:
+            raise LaunchError("step %s joins a foreach but got no width" % spec["step"])
+        return [_resolve(run, tails[0], path + (i,), rt) for i in range(int(rt.width))], None
+    raise LaunchError("unknown input rule %r" % kind)
+
+
+def _resolve(run: str, tail: Mapping[str, Any], path: Tuple[int, ...], rt: RuntimeValues) -> str:
+    """A tail at a position -> the pathspec of the task that ended it."""
+    if "cases" in tail:
+        key = ids.position_key(tail["step"], path)
+        chosen = rt.branches.get(key)
+        if chosen is None:
+            raise LaunchError("no branch reported for switch %s" % key)
+        if chosen not in tail["cases"]:
+            raise LaunchError("switch %s reported %r, not one of its exits %s" % (key, chosen, sorted(tail["cases"])))
+        case_tail = tail["cases"][chosen]
+        if case_tail is not None:
+            return _resolve(run, case_tail, path, rt)
+    iteration = None
+    if tail.get("recursive"):
+        key = ids.position_key(tail["step"], path)
+        if key not in rt.loops:
+            raise LaunchError("no final iteration reported for recursive step %s" % key)
+        iteration = int(rt.loops[key])
+    return _pathspec(run, tail["step"], ids.task_id(path, iteration))
+
+
+def _pathspec(run: str, step: str, task: str) -> str:
+    return "%s/%s/%s" % (run, step, task)
+
+
+def param_text(value: Any, kind: str) -> str:
+    """A trigger-time value as ``metaflow init`` parses it (JSON parameters as JSON text)."""
+    if kind == "JSON":
+        return value if isinstance(value, str) else json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _prefix(spec) -> List[str]:
+    return [spec.get("python") or sys.executable, spec["flow"]] + list(spec["top"])
+
+
+def _tags(spec) -> List[str]:
+    out: List[str] = []
+    for tag in spec.get("tags") or ():
+        out += ["--tag", tag]
+    return out
+
+
+def _base_env(spec) -> Tuple[Dict[str, str], Dict[str, str], List[str]]:
+    """Task environment, plus the config file and options when the flow has Configs.
+
+    Configs travel in Metaflow's own "config file" mode (what ``run`` does): values are
+    materialised in a file and named ``kv.<name>``, so custom parsers are not re-run.
+    """
+    env = {str(k): str(v) for k, v in (spec.get("env") or {}).items()}
+    configs = spec.get("configs")
+    if not configs:
+        return env, {}, []
+    content = json.dumps({"user_configs": configs}, sort_keys=True)
+    path = os.path.join(".", ".mfo-config-%s.json" % hashlib.sha1(content.encode()).hexdigest()[:12])
+    env["METAFLOW_FLOW_CONFIG_VALUE"] = json.dumps({name: "kv." + name for name in sorted(configs)})
+    return env, {path: content}, ["--local-config-file", path]

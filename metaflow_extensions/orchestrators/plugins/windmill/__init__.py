@@ -1,0 +1,1 @@
+"""The Windmill back end: Plan -> Windmill workflow, REST client, CLI group, Deployer."""
