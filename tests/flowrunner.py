@@ -48,7 +48,7 @@ def flow_command(name: str, *args: str, env: Optional[Dict[str, str]] = None, ch
 @functools.lru_cache(maxsize=None)
 def load_plan(name: str, engine: str = "kestra") -> Plan:
     """The plan as ``python flow.py <engine> plan`` prints it (Metaflow's CLI did the init)."""
-    return from_dict(json.loads(flow_command(name, engine, "plan").stdout))
+    return from_dict(json.loads(flow_command(name, "--no-pylint", engine, "plan").stdout))
 
 
 @dataclass
@@ -125,6 +125,7 @@ class WalkState:
     branches: Dict[str, str] = field(default_factory=dict)
     loops: Dict[str, int] = field(default_factory=dict)
     commands: List[Dict] = field(default_factory=list)
+    reports: Dict[Tuple[str, Tuple[int, ...], int], Dict] = field(default_factory=dict)
 
 
 def deploy_options(name: str, **overrides) -> DeployOptions:
@@ -135,11 +136,12 @@ def deploy_options(name: str, **overrides) -> DeployOptions:
     return DeployOptions(**base)
 
 
-def walk(name: str, params: Optional[Dict[str, object]] = None, deploy: Optional[DeployOptions] = None, workdir: Optional[str] = None) -> str:
+def walk(name: str, params: Optional[Dict[str, object]] = None, deploy: Optional[DeployOptions] = None,
+         workdir: Optional[str] = None, state: Optional["WalkState"] = None) -> str:
     """Run the whole flow through the launcher, task by task; return the run id."""
     plan = load_plan(name)
     deploy = deploy or deploy_options(name)
-    state = WalkState(execution_id="x" + uuid.uuid4().hex[:12])
+    state = state or WalkState(execution_id="x" + uuid.uuid4().hex[:12])
     workdir = workdir or os.path.join(os.environ["METAFLOW_DATASTORE_SYSROOT_LOCAL"], "work-" + state.execution_id)
     os.makedirs(workdir, exist_ok=True)
     _launch(init_spec(plan, deploy), {"MFO_PARAMS": json.dumps(params or {})}, state, workdir)
@@ -189,7 +191,9 @@ def _run_step(plan, task, path, state, deploy, workdir, iteration=0) -> Dict:
     }
     if task.inputs.kind == "foreach-join":
         env["MFO_WIDTH"] = str(state.widths[path])
-    return _launch(step_spec(plan, task, deploy), env, state, workdir)
+    report = _launch(step_spec(plan, task, deploy), env, state, workdir)
+    state.reports[(task.name, path, iteration)] = report
+    return report
 
 
 def _launch(spec, env, state: WalkState, workdir: str) -> Dict:
