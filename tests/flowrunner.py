@@ -191,19 +191,31 @@ def _run_step(plan, task, path, state, deploy, workdir, iteration=0) -> Dict:
     }
     if task.inputs.kind == "foreach-join":
         env["MFO_WIDTH"] = str(state.widths[path])
-    report = _launch(step_spec(plan, task, deploy), env, state, workdir)
+    spec = step_spec(plan, task, deploy)
+    for attempt in range(task.retry.total_attempts):
+        # An engine retries a failed attempt with the next attempt number, as Metaflow does.
+        try:
+            report = _launch(spec, env, state, workdir, attempt, last=attempt + 1 == task.retry.total_attempts)
+            break
+        except TaskFailed:
+            continue
     state.reports[(task.name, path, iteration)] = report
     return report
 
 
-def _launch(spec, env, state: WalkState, workdir: str) -> Dict:
+class TaskFailed(AssertionError):
+    pass
+
+
+def _launch(spec, env, state: WalkState, workdir: str, attempt: int = 0, last: bool = True) -> Dict:
     report = os.path.join(workdir, "report-%s.json" % uuid.uuid4().hex[:8])
     full_env = {**os.environ, **env, "MFO_SPEC": encode(spec), "MFO_EXECUTION_ID": state.execution_id,
-                "MFO_ATTEMPT": "0", "MFO_REPORT_FILE": report}
+                "MFO_ATTEMPT": str(attempt), "MFO_REPORT_FILE": report}
     proc = subprocess.run([sys.executable, "-m", ENTRY], cwd=workdir, env=full_env, capture_output=True, text=True, timeout=600)
-    state.commands.append({"spec": spec, "env": env})
+    state.commands.append({"spec": spec, "env": env, "attempt": attempt, "returncode": proc.returncode})
     if proc.returncode != 0:
-        raise AssertionError("task %s failed:\n%s\n%s" % (spec.get("step", "init"), proc.stdout[-3000:], proc.stderr[-3000:]))
+        error = TaskFailed if not last else AssertionError
+        raise error("task %s failed:\n%s\n%s" % (spec.get("step", "init"), proc.stdout[-3000:], proc.stderr[-3000:]))
     if spec["kind"] == "init":
         return {}
     with open(report) as f:

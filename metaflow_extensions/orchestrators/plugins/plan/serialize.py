@@ -7,9 +7,9 @@ from typing import Any
 
 
 def to_dict(value: Any) -> Any:
-    """Dataclasses become ``{"type": ClassName, field: ...}``; tuples become lists."""
+    """Dataclasses become ``{"_type": ClassName, field: ...}``; tuples become lists."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {"type": type(value).__name__}
+        out = {"_type": type(value).__name__}
         for f in dataclasses.fields(value):
             if f.name == "extra" or f.name.startswith("_"):
                 continue
@@ -22,3 +22,48 @@ def to_dict(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): to_dict(v) for k, v in value.items()}
     return value
+
+
+def outline(seq) -> list:
+    """A compact nested view of the tree, for reading and for asserting structure:
+    ``["start", {"split": "start", "branches": [["a"], ["b"]]}, "join", "end"]``."""
+    from .model import Foreach, Split, StepTask, Switch
+
+    out: list = []
+    for block in seq:
+        if isinstance(block, StepTask):
+            out.append(block.name + ("*" if block.recursive else ""))
+        elif isinstance(block, Split):
+            out.append({"split": block.head.name, "branches": [outline(b) for b in block.branches]})
+        elif isinstance(block, Foreach):
+            out.append({"foreach": block.head.name, "body": outline(block.body)})
+        elif isinstance(block, Switch):
+            name = block.head.name + ("*" if block.head.recursive else "")
+            cases = {"+".join(c.keys): (["<loop>"] if c.loops_back else outline(c.body)) for c in block.cases}
+            out.append({"switch": name, "cases": cases, "merge": block.merge})
+    return out
+
+
+def from_dict(data: Any) -> Any:
+    """The inverse of :func:`to_dict` (a plan read back from ``<engine> plan`` output)."""
+    import typing
+
+    from . import model
+
+    if isinstance(data, list):
+        return tuple(from_dict(v) for v in data)
+    if not isinstance(data, dict):
+        return data
+    cls = getattr(model, str(data.get("_type", "")), None)
+    if cls is None or not dataclasses.is_dataclass(cls):
+        return {k: from_dict(v) for k, v in data.items()}
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            value = from_dict(data[f.name])
+            hint = hints.get(f.name)
+            if isinstance(hint, type) and issubclass(hint, enum.Enum):
+                value = hint(value)
+            kwargs[f.name] = value
+    return cls(**kwargs)

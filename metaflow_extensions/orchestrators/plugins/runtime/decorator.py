@@ -16,14 +16,20 @@ from . import reporter
 class OrchestratorsInternalDecorator(StepDecorator):
     name = "orchestrators_internal"
     defaults = {"reporter": "file"}
+    _artifacts: list = []
+
+    def task_post_step(self, step_name, flow, graph, retry_count, max_user_code_retries):
+        # Read now: persisting the task deletes artifacts from the flow object.
+        self._artifacts = artifact_names(flow)
 
     def task_finished(self, step_name, flow, graph, is_task_ok, retry_count, max_user_code_retries):
         if not is_task_ok:
             return
-        reporter.get(self.attributes["reporter"] or "file")(task_report(step_name, flow, graph))
+        report = reporter.get(self.attributes["reporter"] or "file")
+        report(task_report(step_name, flow, graph, self._artifacts))
 
 
-def task_report(step_name: str, flow, graph) -> Dict[str, Any]:
+def task_report(step_name: str, flow, graph, artifacts: list) -> Dict[str, Any]:
     from metaflow import current
 
     node = graph[step_name]
@@ -32,7 +38,7 @@ def task_report(step_name: str, flow, graph) -> Dict[str, Any]:
         "run_id": current.run_id,
         "step": step_name,
         "task_id": current.task_id,
-        "artifacts": artifact_names(flow),
+        "artifacts": artifacts,
         "snippet": client_snippet(current.pathspec),
     }
     if node.type == "foreach":
@@ -43,10 +49,14 @@ def task_report(step_name: str, flow, graph) -> Dict[str, Any]:
 
 
 def artifact_names(flow) -> list:
-    """User artifacts only: Metaflow's own start with an underscore, and 'name'."""
+    """User artifacts only (Metaflow's own start with an underscore).
+
+    What this step set lives on the instance; what it inherited is in the datastore the
+    flow reads through (the input's, for a linear step)."""
     datastore = getattr(flow, "_datastore", None)
-    names = list(getattr(datastore, "_objects", {}) or {})
-    return sorted(n for n in names if not n.startswith("_") and n != "name")
+    names = set(getattr(datastore, "_objects", {}) or {}) | set(vars(flow))
+    ephemeral = set(getattr(flow, "_EPHEMERAL", ())) | {"name"}
+    return sorted(n for n in names if not n.startswith("_") and n not in ephemeral)
 
 
 def client_snippet(pathspec: str) -> str:
