@@ -1,14 +1,18 @@
 """``python -m metaflow_extensions.orchestrators.plugins.runtime.entry``: the task entry.
 
 Reads the spec and the engine's runtime scalars (from options or ``MFO_*`` variables),
-builds the command with the launcher and ``exec``s it: the task is then exactly one
-``metaflow`` process, with no second interpreter importing Metaflow around it.
+builds the command with the launcher and runs it as ONE process: the flow file is run
+in this interpreter exactly as ``python flow.py <args>`` would run it (``__main__``,
+``sys.argv``, ``sys.path[0]``), because a second interpreter start alone costs more than
+5 % of a task. Only when the spec names another interpreter (e.g. a conda environment)
+is the command ``exec``ed instead.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import runpy
 import sys
 from typing import Dict, List, Optional, Sequence
 
@@ -86,13 +90,38 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(json.dumps({"argv": command.argv, "env": command.env, "files": sorted(command.files)}))
         return 0
     write_files(command.files)
-    env = dict(os.environ)
-    for name in _OPTIONS.values():
-        env.pop(name[0], None)  # our own plumbing stays out of user code
-    env.update(command.env)
+    for env_name, _ in _OPTIONS.values():
+        os.environ.pop(env_name, None)  # our own plumbing stays out of user code
+    os.environ.update(command.env)  # before Metaflow is imported: it reads config at import
+    if _same_interpreter(command.argv[0]):
+        return run_flow_in_process(command.argv[1:])
     sys.stdout.flush()
-    os.execvpe(command.argv[0], command.argv, env)
+    os.execvpe(command.argv[0], command.argv, dict(os.environ))
     return 0  # not reached
+
+
+def _same_interpreter(python: str) -> bool:
+    return os.path.realpath(python) == os.path.realpath(sys.executable)
+
+
+def run_flow_in_process(argv: List[str]) -> int:
+    """What ``python <flow.py> <args>`` does, minus the interpreter start."""
+    sys.argv = list(argv)
+    sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
+    try:
+        runpy.run_path(argv[0], run_name="__main__")
+    except SystemExit as ex:
+        return _exit_code(ex.code)
+    return 0
+
+
+def _exit_code(code) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":
