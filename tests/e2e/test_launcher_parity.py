@@ -59,7 +59,7 @@ def _our_id(plan, step, position):
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("name", SHAPES)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xdist_group(n)) for n in SHAPES])
 def test_input_paths_match_metaflow_local_runtime(name):
     plan = fr.load_plan(name)
     local = fr.local_run(name)

@@ -19,7 +19,7 @@ def _artifacts(flow_name, run_id):
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("name", SHAPES)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xdist_group(n)) for n in SHAPES])
 def test_walked_run_equals_local_run(name):
     plan = fr.load_plan(name)
     local = fr.local_run(name)
