@@ -81,3 +81,17 @@ def test_parallel_foreach_is_marked_for_engines_to_reject():
     plan = fr.load_plan("parallel_flow")
     foreach = plan.root.blocks[0]
     assert foreach.num_parallel == 2 and plan.step("train").parallel
+
+
+def test_engines_refuse_what_they_cannot_run_naming_the_step():
+    from metaflow_extensions.orchestrators.plugins.plan import Capabilities, PlanError, require_supported
+
+    plan = fr.load_plan("parallel_flow")
+    with pytest.raises(PlanError) as err:
+        require_supported(plan, Capabilities("Kestra"))
+    assert "train" in str(err.value) and "because" in str(err.value)
+    require_supported(plan, Capabilities("Anything", parallel=True))
+    loop = fr.load_plan("recursive_switch")
+    require_supported(loop, Capabilities("Windmill"))
+    with pytest.raises(PlanError, match="loop"):
+        require_supported(loop, Capabilities("Kestra", recursive_switch=False))

@@ -1,6 +1,7 @@
 """Metaflow FlowGraph -> typed, structured, engine-neutral Plan."""
 from .builder import build_plan
 from .errors import PlanError
+from .support import Capabilities, require_supported
 from .model import (
     Case,
     EventTrigger,
@@ -24,7 +25,7 @@ from .model import (
 )
 
 __all__ = [
-    "build_plan", "PlanError", "Case", "EventTrigger", "FlowTrigger", "Foreach", "InputRule",
+    "build_plan", "PlanError", "Capabilities", "require_supported", "Case", "EventTrigger", "FlowTrigger", "Foreach", "InputRule",
     "NodeKind", "Parameter", "ParamType", "Plan", "Project", "Resources", "Retry", "Schedule",
     "Sequence", "Split", "StepTask", "Switch", "Tail", "iter_steps",
 ]

@@ -1,0 +1,53 @@
+"""What an engine can run: each back end declares its limits, the plan names the step.
+
+Kept engine-neutral: the back end passes its name and capabilities; the messages say
+why (the orchestrator-kit and users both need the reason, not just "unsupported").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import FrozenSet
+
+from .errors import PlanError
+from .model import Foreach, Plan, Switch, iter_steps
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    engine: str
+    parallel: bool = False  # @parallel / num_parallel gangs
+    compute: FrozenSet[str] = frozenset()  # compute decorators it can launch (@kubernetes, ...)
+    recursive_switch: bool = True
+
+
+def require_supported(plan: Plan, caps: Capabilities) -> None:
+    """Raise one PlanError for the first construct ``caps.engine`` cannot run."""
+    for task in iter_steps(plan.root):
+        if task.parallel and not caps.parallel:
+            raise PlanError(
+                "@parallel is not supported on %s because it requires a gang of tasks that "
+                "start together and reach each other over the network, which %s cannot "
+                "schedule" % (caps.engine, caps.engine), task.name)
+        if task.compute and task.compute not in caps.compute:
+            raise PlanError(
+                "@%s is not supported on %s because it only launches remote compute through "
+                "Metaflow's local runtime; forwarded as is, the step would silently run on "
+                "the %s worker instead" % (task.compute, caps.engine, caps.engine), task.name)
+    if not caps.recursive_switch:
+        for block in _blocks(plan.root):
+            if isinstance(block, Switch) and block.head.recursive:
+                raise PlanError("a switch that loops back to itself cannot be expressed on %s" % caps.engine, block.head.name)
+    for block in _blocks(plan.root):
+        if isinstance(block, Foreach) and block.num_parallel and not caps.parallel:
+            raise PlanError("num_parallel is not supported on %s" % caps.engine, block.head.name)
+
+
+def _blocks(seq):
+    for block in seq:
+        yield block
+        for branch in getattr(block, "branches", ()):
+            yield from _blocks(branch)
+        if isinstance(block, Foreach):
+            yield from _blocks(block.body)
+        for case in getattr(block, "cases", ()):
+            yield from _blocks(case.body)
