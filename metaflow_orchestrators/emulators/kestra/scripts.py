@@ -1,0 +1,187 @@
+"""Script tasks on the Process task runner: real subprocesses on this host.
+
+Source: kestra `plugin/core/runner/Process.java` (ProcessBuilder, so the child inherits the
+worker's environment, plus the task `env`; working directory per attempt; descendants killed
+on interruption), `models/tasks/runners/ScriptService.java` (interpreter + joined commands),
+`PluginUtilsService.parseOut` for `::{...}::` lines (kestra.md §3.2, §4).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from . import model as m
+
+# `^::(\{.*})::$` on every stdout and stderr line (kestra.md §4).
+OUTPUT_LINE = re.compile(r"^::(\{.*\})::$")
+
+LogFn = Callable[[str, str], None]
+
+
+class ScriptSpec:
+    """A rendered script task, ready to run."""
+
+    def __init__(self, argv: List[str], env: Dict[str, str], workdir: str, files: Dict[str, str]):
+        self.argv = argv
+        self.env = env
+        self.workdir = workdir
+        self.files = files
+
+
+def build_spec(task: Dict[str, Any], render: Callable[[Any], Any], workdir: str) -> ScriptSpec:
+    """Render the task's dynamic properties and assemble the command line."""
+    ttype = task["type"]
+    before = [str(c) for c in render(task.get("beforeCommands") or [])]
+    files: Dict[str, str] = {}
+    if ttype in (m.PY_SCRIPT, m.SHELL_SCRIPT):
+        body = render(task["script"])
+        if ttype == m.PY_SCRIPT:
+            # plugin-scripts python.Script prepends these so rendered JSON literals parse (kestra.md §3.2).
+            files["script.py"] = "true = True\nfalse = False\nnull = None\n" + body
+            commands = ["%s script.py" % _python()]
+        else:
+            files["script.sh"] = body
+            commands = ["/bin/sh script.sh"]
+    else:
+        commands = [str(c) for c in render(task["commands"])]
+    interpreter = [str(x) for x in render(task.get("interpreter") or ["/bin/sh", "-c"])]
+    if task.get("failFast", True) and interpreter[0].endswith("sh"):
+        # failFast (default true) prefixes `set -e` for shells (kestra.md §3.2, plugin-scripts AbstractExecScript).
+        before = ["set -e"] + before
+    # ScriptService.scriptCommands: interpreter + one argument joining all lines with "\n".
+    argv = interpreter + ["\n".join(before + commands)]
+    env: Dict[str, str] = {}
+    if ttype in (m.PY_SCRIPT, m.PY_COMMANDS):
+        # plugin-scripts python tasks add these (python/Script.java `addEnv`).
+        env.update({"PYTHONUNBUFFERED": "true", "PIP_ROOT_USER_ACTION": "ignore",
+                    "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    env.update({str(k): _env_text(v) for k, v in (render(task.get("env") or {})).items()})
+    # inputFiles: name -> (rendered) content written into the working directory (AbstractExecScript).
+    for name, content in (render(task.get("inputFiles") or {})).items():
+        files[str(name)] = _env_text(content)
+    return ScriptSpec(argv, env, workdir, files)
+
+
+def _env_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _python() -> str:
+    # Recent plugin-scripts probe python3 then python (kestra.md §3.2).
+    return "python3" if shutil.which("python3") else "python"
+
+
+def new_workdir(root: str) -> str:
+    """A fresh working directory per attempt (kestra.md §3.2, `{{ workingDir }}`)."""
+    return tempfile.mkdtemp(prefix="wd-", dir=root)
+
+
+class ProcessRun:
+    """One attempt's subprocess; ``kill()`` is safe from any thread."""
+
+    def __init__(self, spec: ScriptSpec, log: LogFn):
+        self.spec = spec
+        self.log = log
+        self.outputs: Dict[str, Any] = {}
+        self.proc: Optional[subprocess.Popen] = None
+        self.timed_out = False
+        self.killed = False
+
+    def start(self) -> None:
+        for name, text in self.spec.files.items():
+            path = os.path.normpath(os.path.join(self.spec.workdir, name))
+            if not path.startswith(self.spec.workdir + os.sep):
+                raise OSError("input file %r escapes the working directory" % name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as fh:
+                fh.write(text)
+        env = dict(os.environ)  # Process runner: ProcessBuilder inherits the worker environment.
+        env.update({"WORKING_DIR": self.spec.workdir, "OUTPUT_DIR": self.spec.workdir})
+        env.update(self.spec.env)
+        self.proc = subprocess.Popen(
+            self.spec.argv, cwd=self.spec.workdir, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+
+    def wait(self, timeout: Optional[float]) -> int:
+        """Pump output and wait; on timeout kill the whole process group (Process.killDescendantsOf)."""
+        assert self.proc is not None
+        pumps = [threading.Thread(target=self._pump, args=(s, lvl), daemon=True)
+                 for s, lvl in ((self.proc.stdout, "INFO"), (self.proc.stderr, "ERROR"))]
+        for t in pumps:
+            t.start()
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.timed_out = True
+            self.kill()
+            code = self.proc.wait()
+        for t in pumps:
+            t.join(5)
+        return code
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def _pump(self, stream: Any, level: str) -> None:
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if not self._parse_output(line):
+                # stdout → INFO, stderr → ERROR (PluginUtilsService.parseOut); since 0.23 stderr
+                # no longer changes the task state (kestra.md §1).
+                self.log(level, line)
+        stream.close()
+
+    def _parse_output(self, line: str) -> bool:
+        match = OUTPUT_LINE.match(line.strip())
+        if not match:
+            return False
+        try:
+            data = json.loads(match.group(1))
+        except ValueError:
+            self.log("WARN", "Invalid outputs '%s'" % line)  # invalid JSON: warn and drop (kestra.md §4)
+            return True
+        if isinstance(data, dict) and isinstance(data.get("outputs"), dict):
+            self.outputs.update(data["outputs"])  # putAll: later lines override (kestra.md §4)
+        for entry in (data.get("logs") or []) if isinstance(data, dict) else []:
+            # `logs` entries are logged at their level (PluginUtilsService.parseOut); metrics are dropped.
+            if isinstance(entry, dict):
+                self.log(str(entry.get("level", "INFO")).upper(), str(entry.get("message", "")))
+        return True
+
+
+def run_attempt(spec: ScriptSpec, log: LogFn, timeout: Optional[float],
+                register: Callable[[Optional[ProcessRun]], None]) -> Tuple[str, Dict[str, Any]]:
+    """Run one attempt; returns (attempt state, task outputs `{vars, exitCode}`)."""
+    run = ProcessRun(spec, log)
+    try:
+        run.start()
+    except OSError as exc:
+        log("ERROR", "Unable to start process: %s" % exc)
+        return "FAILED", {"vars": {}, "exitCode": -1}
+    register(run)
+    try:
+        code = run.wait(timeout)
+    finally:
+        register(None)
+    outputs = {"vars": run.outputs, "exitCode": code}  # ScriptOutput: vars always present (kestra.md §3.2)
+    if run.killed:
+        return "KILLED", outputs
+    if run.timed_out:
+        log("ERROR", "Timeout after %ss" % timeout)
+        return "FAILED", outputs
+    if code != 0:
+        log("ERROR", "Command failed with exit code %d" % code)
+        return "FAILED", outputs
+    return "SUCCESS", outputs

@@ -1,0 +1,205 @@
+"""Schedule, Flow and Webhook triggers (kestra.md §10).
+
+- Schedule: cron evaluated on the real clock in the trigger's time zone; one execution per
+  tick from the moment the flow is seen (no backfill) with `trigger.date`.
+- Flow: evaluated when any execution terminates; 1.x `conditions`/`preconditions`,
+  2.x `dependsOn` (+ `when`); `trigger.executionId/namespace/flowId/state/outputs`.
+- Webhook: `trigger.body`/`trigger.headers`; 404 for an unknown key.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+from typing import Any, Dict, List, Optional, Tuple
+
+from croniter import croniter
+
+from . import model as m
+from .engine import Engine, NotFound
+from .inputs import InputError
+from .parser import label_items
+from .pebble import PebbleError, Renderer, render_data
+from .records import Execution, iso
+
+NICKNAMES = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
+             "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
+TERMINAL_DEFAULT = ["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"]
+
+
+def _labels(trigger: Dict[str, Any]) -> List[Dict[str, str]]:
+    return [{"key": k, "value": str(v)} for k, v in label_items(trigger.get("labels"))]
+
+
+def _fire(engine: Engine, flow: Dict[str, Any], trigger: Dict[str, Any], variables: Dict[str, Any]) -> Optional[Execution]:
+    """Create an execution from a trigger; trigger `inputs` are rendered with `trigger.*` in scope."""
+    renderer = Renderer(engine.version)
+    ctx = {"trigger": variables, "flow": {"id": flow["id"], "namespace": flow["namespace"]}}
+    try:
+        inputs = render_data(renderer, trigger.get("inputs") or {}, ctx)
+        info = {"id": trigger["id"], "type": trigger["type"], "variables": variables}
+        return engine.create_execution(flow["namespace"], flow["id"], inputs, _labels(trigger), info)
+    except (PebbleError, InputError, NotFound) as exc:
+        return None if isinstance(exc, NotFound) else _failed_trigger(engine, flow, exc)
+
+
+def _failed_trigger(engine: Engine, flow: Dict[str, Any], exc: Exception) -> None:
+    # 2.x: input-rendering failures create a FAILED execution; 1.x drops the event (kestra.md §10.2).
+    # The emulator records neither; it logs to stderr so the cause is visible.
+    import sys
+    print("kestra emulator: trigger of %s.%s failed: %s" % (flow["namespace"], flow["id"], exc), file=sys.stderr)
+    return None
+
+
+# ---- Schedule ----------------------------------------------------------------------
+class Scheduler:
+    """A single thread firing Schedule triggers; wakes at most once a second (cheap)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.next_fire: Dict[Tuple[str, str, str], _dt.datetime] = {}
+        self.tick_lock = threading.Lock()
+        self.thread = threading.Thread(target=self._loop, name="kestra-scheduler", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.engine.stopping.wait(1.0):
+            self.tick(_dt.datetime.now(_dt.timezone.utc))
+
+    def tick(self, current: _dt.datetime) -> List[Execution]:
+        """Fire every Schedule due at ``current``; the first sight of a trigger only arms it."""
+        with self.tick_lock:
+            return self._tick(current)
+
+    def _tick(self, current: _dt.datetime) -> List[Execution]:
+        fired: List[Execution] = []
+        with self.engine.lock:
+            flows = [r.flow for r in self.engine.flows.values() if not r.flow.get("disabled")]
+        live = set()
+        for flow in flows:
+            for trig in flow.get("triggers") or []:
+                if trig.get("type") != m.SCHEDULE or trig.get("disabled"):
+                    continue
+                key = (flow["namespace"], flow["id"], trig["id"])
+                live.add(key)
+                exe = self._maybe_fire(key, flow, trig, current)
+                if exe is not None:
+                    fired.append(exe)
+        for key in set(self.next_fire) - live:
+            del self.next_fire[key]
+        return fired
+
+    def _maybe_fire(self, key: Tuple[str, str, str], flow: Dict[str, Any], trig: Dict[str, Any],
+                    current: _dt.datetime) -> Optional[Execution]:
+        due = self.next_fire.get(key)
+        if due is None:
+            self.next_fire[key] = next_date(trig, current)
+            return None
+        if current < due:
+            return None
+        self.next_fire[key] = next_date(trig, current)
+        variables = {"date": iso(due.astimezone(_dt.timezone.utc)),
+                     "next": iso(self.next_fire[key].astimezone(_dt.timezone.utc))}
+        return _fire(self.engine, flow, trig, variables)
+
+
+def next_date(trig: Dict[str, Any], after: _dt.datetime) -> _dt.datetime:
+    """Next tick strictly after ``after`` in the trigger's zone (cron-utils UNIX, kestra.md §10.1)."""
+    from zoneinfo import ZoneInfo
+    cron = NICKNAMES.get(trig["cron"].strip(), trig["cron"])
+    zone = ZoneInfo(trig.get("timezone") or "UTC")
+    fields = cron.split()
+    if trig.get("withSeconds"):
+        fields = fields[1:] + fields[:1]  # croniter takes seconds last
+    return croniter(" ".join(fields), after.astimezone(zone)).get_next(_dt.datetime)
+
+
+# ---- Flow trigger ------------------------------------------------------------------
+class FlowTriggers:
+    """Listens to terminated executions and starts matching downstream flows."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        engine.listeners.append(self.on_terminated)
+
+    def on_terminated(self, upstream: Execution) -> None:
+        with self.engine.lock:
+            flows = [r.flow for r in self.engine.flows.values() if not r.flow.get("disabled")]
+        for flow in flows:
+            for trig in flow.get("triggers") or []:
+                # A flow never triggers itself (avoids the endless loop of a condition-less trigger).
+                if trig.get("type") == m.FLOW_TRIGGER and not trig.get("disabled") and \
+                        (flow["namespace"], flow["id"]) != (upstream.namespace, upstream.flow_id) and \
+                        self.matches(trig, upstream):
+                    _fire(self.engine, flow, trig, _upstream_vars(upstream))
+
+    def matches(self, trig: Dict[str, Any], up: Execution) -> bool:
+        state = up.state.current
+        if self.engine.version >= 2:
+            return self._depends_on(trig, up) and self._when(trig, up)
+        if "preconditions" in trig:
+            return self._preconditions(trig["preconditions"], up)
+        states = trig.get("states") or TERMINAL_DEFAULT
+        return state in states and all(_condition(c, up) for c in trig.get("conditions") or [])
+
+    @staticmethod
+    def _depends_on(trig: Dict[str, Any], up: Execution) -> bool:
+        # 2.x dependsOn: any listed upstream flow in one of its states (kestra.md §10.2).
+        return any(_flow_match(d, up) for d in trig.get("dependsOn") or [])
+
+    def _when(self, trig: Dict[str, Any], up: Execution) -> bool:
+        if trig.get("when") is None:
+            return True
+        try:
+            text = Renderer(self.engine.version).render(trig["when"], {"trigger": _upstream_vars(up)})
+        except PebbleError:
+            return False
+        return text not in ("false", "0", "-0", "")
+
+    @staticmethod
+    def _preconditions(pre: Dict[str, Any], up: Execution) -> bool:
+        # 1.x preconditions.flows: single-upstream match (multi-flow windows are not emulated).
+        return any(_flow_match(f, up) for f in pre.get("flows") or [])
+
+
+def _flow_match(spec: Dict[str, Any], up: Execution) -> bool:
+    states = spec.get("states") or ["SUCCESS"]
+    return (spec.get("namespace") in (None, up.namespace) and spec.get("flowId") in (None, up.flow_id)
+            and up.state.current in states)
+
+
+def _condition(cond: Dict[str, Any], up: Execution) -> bool:
+    """1.x conditions (source 0.21 `plugin/core/condition/*`); unknown ones never match."""
+    ctype = cond.get("type")
+    if ctype in m.CONDITION_EXECUTION_FLOW:
+        return cond.get("namespace") == up.namespace and cond.get("flowId") == up.flow_id
+    if ctype in m.CONDITION_EXECUTION_STATUS:
+        state = up.state.current
+        return (not cond.get("in") or state in cond["in"]) and state not in (cond.get("notIn") or [])
+    if ctype in m.CONDITION_EXECUTION_NAMESPACE:
+        ns = cond.get("namespace", "")
+        return up.namespace == ns or (cond.get("comparison") == "PREFIX" and up.namespace.startswith(ns))
+    if ctype in m.CONDITION_EXECUTION_LABELS:
+        have = {lab["key"]: lab["value"] for lab in up.labels}
+        return all(have.get(k) == str(v) for k, v in label_items(cond.get("labels")))
+    return False
+
+
+def _upstream_vars(up: Execution) -> Dict[str, Any]:
+    return {"executionId": up.id, "namespace": up.namespace, "flowId": up.flow_id,
+            "flowRevision": up.revision, "state": up.state.current, "outputs": up.flow_outputs or {}}
+
+
+# ---- Webhook -----------------------------------------------------------------------
+def fire_webhook(engine: Engine, namespace: str, flow_id: str, key: str, body: Any,
+                 headers: Dict[str, List[str]]) -> Execution:
+    """Start the flow whose Webhook trigger has this key; NotFound otherwise (source 0.21 Webhook)."""
+    record = engine.get_flow(namespace, flow_id)
+    for trig in record.flow.get("triggers") or []:
+        if trig.get("type") == m.WEBHOOK and str(trig.get("key")) == key and not trig.get("disabled"):
+            exe = _fire(engine, record.flow, trig, {"body": body, "headers": headers})
+            if exe is None:
+                raise InputError(["Unable to create the execution from the webhook"])
+            return exe
+    raise NotFound("Webhook not found")

@@ -1,0 +1,403 @@
+"""Script tasks on the Process runner, outputs protocol, retries, timeouts, allowFailure
+(kestra.md §3.2, §4, §7, §8). Runs on both versions."""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from kestra_helpers import PROCESS, Emulator, flow, messages, one, outputs_of, runs, state_of
+
+
+@pytest.fixture(scope="module", params=[1, 2])
+def emu(request, tmp_path_factory):
+    os.environ["KESTRA_EMULATOR_TEST_INHERITED"] = "from-worker"
+    e = Emulator(request.param, str(tmp_path_factory.mktemp("kestra")))
+    yield e
+    e.close()
+
+
+def deploy_run(emu, flow_id, body, inputs=None):
+    emu.client.deploy_ok(flow(flow_id, body))
+    return emu.client.run("conformance", flow_id, inputs)
+
+
+def test_shell_commands_env_before_interpreter_and_outputs(emu):
+    body = """
+variables: {greeting: hello}
+tasks:
+  - id: sh
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner: %s
+    env:
+      GREETING: "{{ vars.greeting }}"
+      EXEC: "{{ execution.id }}"
+    beforeCommands:
+      - export BEFORE=yes
+    commands:
+      - echo "$GREETING $BEFORE $KESTRA_EMULATOR_TEST_INHERITED"
+      - echo '::{"outputs":{"a":1,"b":"x"}}::'
+      - echo '::{"outputs":{"b":"y","exec":"'$EXEC'"}}::'
+      - pwd > where.txt; echo "::{\\"outputs\\":{\\"wd\\":\\"$(pwd)\\",\\"wdenv\\":\\"$WORKING_DIR\\"}}::"
+""" % PROCESS
+    exe = deploy_run(emu, "shell_basics", body)
+    assert exe["state"]["current"] == "SUCCESS"
+    outputs = outputs_of(emu.client, exe, "sh")
+    v = outputs["vars"]
+    assert outputs["exitCode"] == 0
+    assert v["a"] == 1 and v["b"] == "y"  # later lines override (putAll)
+    assert v["exec"] == exe["id"]
+    assert v["wd"] == v["wdenv"] and v["wd"].startswith(emu.engine.workdir)
+    logs = messages(emu.client, exe["id"], "sh")
+    assert "hello yes from-worker" in logs  # env rendered, beforeCommands ran, worker env inherited
+    assert not any(m.startswith("::{") for m in logs)  # output lines are not logs
+
+
+def test_python_script_and_python_commands(emu):
+    body = """
+inputs:
+  - {id: n, type: INT, defaults: 2}
+tasks:
+  - id: py
+    type: io.kestra.plugin.scripts.python.Script
+    taskRunner: %s
+    script: |
+      import json, os
+      n = {{ inputs.n }}
+      ok = true
+      print("::" + json.dumps({"outputs": {"double": n * 2, "ok": ok}}) + "::")
+  - id: pyc
+    type: io.kestra.plugin.scripts.python.Commands
+    taskRunner: %s
+    env: {D: "{{ outputs.py.vars.double }}"}
+    commands:
+      - python3 -c "import os; print('::{\\"outputs\\":{\\"d\\":' + os.environ['D'] + '}}::')"
+""" % (PROCESS, PROCESS)
+    exe = deploy_run(emu, "python_tasks", body, {"n": "21"})
+    assert exe["state"]["current"] == "SUCCESS", messages(emu.client, exe["id"])
+    assert outputs_of(emu.client, exe, "py")["vars"] == {"double": 42, "ok": True}
+    assert outputs_of(emu.client, exe, "pyc")["vars"] == {"d": 42}
+
+
+def test_custom_interpreter(emu):
+    body = """
+tasks:
+  - id: interp
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner: %s
+    interpreter: ["python3", "-c"]
+    commands:
+      - print('::{"outputs":{"lang":"python"}}::')
+""" % PROCESS
+    exe = deploy_run(emu, "interp", body)
+    assert exe["state"]["current"] == "SUCCESS", messages(emu.client, exe["id"])
+
+
+def test_nonzero_exit_fails_and_stops_the_sequence(emu):
+    body = """
+tasks:
+  - id: bad
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner: %s
+    commands: ["echo before; exit 3"]
+  - id: never
+    type: io.kestra.plugin.core.log.Log
+    message: should not run
+""" % PROCESS
+    exe = deploy_run(emu, "failing", body)
+    assert exe["state"]["current"] == "FAILED"
+    assert state_of(exe, "bad") == "FAILED"
+    assert runs(exe, "never") == []
+    assert any("exit code 3" in m for m in messages(emu.client, exe["id"], "bad"))
+
+
+def test_strict_render_error_fails_task(emu):
+    body = """
+tasks:
+  - id: render_fail
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner: %s
+    env: {X: "{{ inputs.missing }}"}
+    commands: [echo hi]
+""" % PROCESS
+    exe = deploy_run(emu, "render_fail", body)
+    assert state_of(exe, "render_fail") == "FAILED"
+    # No `inputs` section -> `inputs` itself is undefined (RunVariables).
+    assert any("inputs" in m for m in messages(emu.client, exe["id"], "render_fail"))
+
+
+def test_retry_total_attempts_and_attempts_count(emu):
+    # maxAttempts counts TOTAL attempts; attemptsCount is 0 on the first try (kestra.md §7).
+    key = "maxAttempts"
+    body = """
+tasks:
+  - id: flaky
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner: %s
+    retry: {type: constant, interval: PT0.1S, %s: 3}
+    env: {ATTEMPT: "{{ taskrun.attemptsCount }}"}
+    commands:
+      - echo "attempt=$ATTEMPT"
+      - test "$ATTEMPT" -ge 2
+      - echo '::{"outputs":{"final":'$ATTEMPT'}}::'
+""" % (PROCESS, key)
+    exe = deploy_run(emu, "flaky", body)
+    assert exe["state"]["current"] == "SUCCESS"
+    tr = one(exe, "flaky")
+    assert [a["state"]["current"] for a in tr["attempts"]] == ["FAILED", "FAILED", "SUCCESS"]
+    assert "RETRYING" in [h["state"] for h in tr["state"]["histories"]]
+    logs = messages(emu.client, exe["id"], "flaky")
+    assert [m for m in logs if m.startswith("attempt=")] == ["attempt=0", "attempt=1", "attempt=2"]
+
+
+def test_retry_exhausted_and_exponential(emu):
+    body = """
+tasks:
+  - id: always_fails
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner: %s
+    retry: {type: exponential, interval: PT0.05S, maxInterval: PT0.2S, delayFactor: 2, maxAttempts: 3}
+    commands: ["exit 1"]
+""" % PROCESS
+    exe = deploy_run(emu, "exhausted", body)
+    assert exe["state"]["current"] == "FAILED"
+    assert len(one(exe, "always_fails")["attempts"]) == 3
+
+
+def test_max_attempt_alias_1x(emu):
+    if emu.engine.version >= 2:
+        pytest.skip("maxAttempt does not exist in 2.x (rejected by the parser, see parsing tests)")
+    body = """
+tasks:
+  - id: alias
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner: %s
+    retry: {type: constant, interval: PT0.05S, maxAttempt: 2}
+    commands: ["exit 1"]
+""" % PROCESS
+    exe = deploy_run(emu, "alias", body)
+    assert len(one(exe, "alias")["attempts"]) == 2
+
+
+def test_timeout_kills_the_process_per_attempt(emu):
+    body = """
+tasks:
+  - id: slow
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner: %s
+    timeout: PT0.5S
+    retry: {type: constant, interval: PT0.05S, maxAttempts: 2}
+    commands: ["sleep 30; echo done > $WORKING_DIR/x"]
+""" % PROCESS
+    started = time.monotonic()
+    exe = deploy_run(emu, "slow", body)
+    assert time.monotonic() - started < 10
+    assert exe["state"]["current"] == "FAILED"
+    tr = one(exe, "slow")
+    assert [a["state"]["current"] for a in tr["attempts"]] == ["FAILED", "FAILED"]
+    assert any("Timeout" in m for m in messages(emu.client, exe["id"], "slow"))
+
+
+def test_allow_failure_gives_warning_and_continues(emu):
+    body = """
+tasks:
+  - id: may_fail
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner: %s
+    allowFailure: true
+    commands: ["exit 1"]
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: still running
+""" % PROCESS
+    exe = deploy_run(emu, "allow_failure", body)
+    assert exe["state"]["current"] == "WARNING"
+    assert state_of(exe, "may_fail") == "WARNING"
+    assert state_of(exe, "after") == "SUCCESS"
+
+
+def test_errors_and_finally_branches(emu):
+    body = """
+tasks:
+  - id: boom
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner: %s
+    commands: ["exit 1"]
+errors:
+  - id: on_error
+    type: io.kestra.plugin.core.log.Log
+    message: "failed {{ execution.id }}"
+finally:
+  - id: always
+    type: io.kestra.plugin.core.log.Log
+    message: cleanup
+""" % PROCESS
+    exe = deploy_run(emu, "errs", body)
+    assert exe["state"]["current"] == "FAILED"  # errors do not recover (kestra.md §8.2)
+    assert state_of(exe, "on_error") == "SUCCESS"
+    assert state_of(exe, "always") == "SUCCESS"
+
+
+def test_missing_task_runner_is_docker_and_fails_clearly(emu):
+    body = """
+tasks:
+  - id: docker_default
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: [echo hi]
+"""
+    exe = deploy_run(emu, "docker_default", body)
+    assert exe["state"]["current"] == "FAILED"
+    assert any("Docker" in m for m in messages(emu.client, exe["id"], "docker_default"))
+
+
+def test_plugin_defaults_and_legacy_runner_1x(emu):
+    if emu.engine.version >= 2:
+        pytest.skip("pluginDefaults and runner: PROCESS are 1.x only")
+    body = """
+pluginDefaults:
+  - type: io.kestra.plugin.scripts.shell.Commands
+    values:
+      taskRunner: {type: io.kestra.plugin.core.runner.Process}
+      env: {FROM_DEFAULTS: "yes"}
+tasks:
+  - id: with_defaults
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: ['echo "defaults=$FROM_DEFAULTS"']
+  - id: legacy
+    type: io.kestra.plugin.scripts.python.Script
+    runner: PROCESS
+    script: print("legacy ok")
+"""
+    exe = deploy_run(emu, "plugin_defaults", body)
+    assert exe["state"]["current"] == "SUCCESS", messages(emu.client, exe["id"])
+    assert "defaults=yes" in messages(emu.client, exe["id"], "with_defaults")
+    assert "legacy ok" in messages(emu.client, exe["id"], "legacy")
+
+
+def test_input_files_written_to_working_dir(emu):
+    body = """
+tasks:
+  - id: files
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner: %s
+    inputFiles:
+      data.txt: "flow={{ flow.id }}"
+    commands: ["cat data.txt; echo"]
+""" % PROCESS
+    exe = deploy_run(emu, "input_files", body)
+    assert messages(emu.client, exe["id"], "files") == ["flow=input_files"]
+
+
+def test_run_if_disabled_allow_warning_and_flow_retry(emu, tmp_path):
+    counter = tmp_path / "count"
+    body = """
+retry: {type: constant, interval: PT0.05S, maxAttempts: 2}
+tasks:
+  - id: skipped
+    type: io.kestra.plugin.core.log.Log
+    runIf: "{{ 1 == 2 }}"
+    message: never
+  - id: off
+    type: io.kestra.plugin.core.log.Log
+    disabled: true
+    message: never
+  - id: tolerated
+    type: io.kestra.plugin.core.execution.Fail
+    allowFailure: true
+    allowWarning: true
+  - id: flow_retry
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner: %s
+    commands: ["echo x >> %s; test $(wc -l < %s) -ge 2"]
+""" % (PROCESS, counter, counter)
+    exe = deploy_run(emu, "misc_task_props", body)
+    assert exe["state"]["current"] == "SUCCESS", messages(emu.client, exe["id"])
+    assert state_of(exe, "skipped") == "SKIPPED"
+    assert runs(exe, "off") == []
+    assert state_of(exe, "tolerated") == "SUCCESS"
+    assert len(one(exe, "flow_retry")["attempts"]) == 2  # flow-level retry applies (kestra.md §7)
+
+
+def test_run_if_render_error_fails(emu):
+    body = """
+tasks:
+  - id: bad_cond
+    type: io.kestra.plugin.core.log.Log
+    runIf: "{{ outputs.nothing.value }}"
+    message: never
+"""
+    exe = deploy_run(emu, "runif_error", body)
+    assert state_of(exe, "bad_cond") == "FAILED"
+
+
+def test_output_values_and_flow_outputs(emu):
+    body = """
+tasks:
+  - id: ov
+    type: io.kestra.plugin.core.output.OutputValues
+    values: {answer: "{{ 40 + 2 }}"}
+outputs:
+  - {id: final, type: STRING, value: "{{ outputs.ov.values.answer }}"}
+"""
+    exe = deploy_run(emu, "output_values", body)
+    assert exe["state"]["current"] == "SUCCESS"
+    assert exe["outputs"] == {"final": "42"}
+
+
+def test_input_validators(emu):
+    body = """
+inputs:
+  - {id: code, type: STRING, validator: "[A-Z]{3}"}
+  - {id: n, type: INT, min: 1, max: 5}
+tasks:
+  - {id: l, type: io.kestra.plugin.core.log.Log, message: "{{ inputs.code }}{{ inputs.n }}"}
+"""
+    emu.client.deploy_ok(flow("validators", body))
+    assert emu.client.trigger("conformance", "validators", {"code": "ABC", "n": "3"}).status_code == 200
+    bad = emu.client.trigger("conformance", "validators", {"code": "abc", "n": "9"})
+    assert bad.status_code == 422
+    assert "code" in bad.json()["message"] and "`n`" in bad.json()["message"]
+
+
+def test_fresh_working_dir_per_attempt_removed_after(emu):
+    body = """
+tasks:
+  - id: dirs
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner: %s
+    retry: {type: constant, interval: PT0.05S, maxAttempts: 2}
+    env: {WD: "{{ workingDir }}"}
+    commands:
+      - test ! -e leftover            # each attempt starts empty
+      - touch leftover
+      - echo "wd=$WD pwd=$(pwd)"
+      - echo '::{"logs":[{"level":"WARN","message":"from-line"}]}::'
+      - test "{{ taskrun.attemptsCount }}" = 1
+""" % PROCESS
+    exe = deploy_run(emu, "fresh_dirs", body)
+    assert exe["state"]["current"] == "SUCCESS", messages(emu.client, exe["id"])
+    logs = emu.client.logs(exe["id"], taskId="dirs")
+    wds = [m["message"].split()[0][3:] for m in logs if m["message"].startswith("wd=")]
+    assert len(set(wds)) == 2 and all(m["message"].endswith("pwd=" + w) for m, w in zip(
+        [m for m in logs if m["message"].startswith("wd=")], wds))
+    assert not any(os.path.exists(w) for w in wds)  # cleaned up (runContext.cleanup())
+    assert [m["level"] for m in logs if m["message"] == "from-line"] == ["WARN", "WARN"]
+
+
+def test_select_array_yaml_inputs(emu):
+    body = """
+inputs:
+  - {id: sel, type: SELECT, values: [red, green]}
+  - {id: arr, type: ARRAY, itemType: INT}
+  - {id: doc, type: YAML, defaults: "a: [1, 2]"}
+  - {id: fl, type: FLOAT, max: 1.5}
+tasks:
+  - {id: l, type: io.kestra.plugin.core.log.Log, message: "{{ inputs.sel }} {{ inputs.arr[1] }} {{ inputs.doc.a[0] }} {{ inputs.fl }}"}
+"""
+    emu.client.deploy_ok(flow("typed_inputs", body))
+    exe = emu.client.run("conformance", "typed_inputs", {"sel": "green", "arr": "[4, 5]", "fl": "1.25"})
+    assert messages(emu.client, exe["id"], "l") == ["green 5 1 1.25"]
+    for bad in ({"sel": "blue", "arr": "[1]", "fl": "1"}, {"sel": "red", "arr": "{}", "fl": "1"},
+                {"sel": "red", "arr": "[1]", "fl": "2.5"}, {"sel": "red", "arr": "[1]", "fl": "x"}):
+        assert emu.client.trigger("conformance", "typed_inputs", bad).status_code == 422, bad

@@ -1,0 +1,179 @@
+"""Triggers (kestra.md §10): Schedule on the clock (time injected into the scheduler tick),
+Flow triggers (1.x conditions/preconditions, 2.x dependsOn/when), Webhook."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import httpx
+import pytest
+
+from kestra_helpers import Emulator, flow, messages
+
+from metaflow_orchestrators.emulators.kestra.triggers import Scheduler
+
+UTC = dt.timezone.utc
+LOG = """
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ trigger ?? 'manual' }}"
+"""
+
+
+@pytest.fixture(scope="module", params=[1, 2])
+def emu(request, tmp_path_factory):
+    e = Emulator(request.param, str(tmp_path_factory.mktemp("ktrig")), auth=("u", "p"))
+    yield e
+    e.close()
+
+
+def executions_of(emu, flow_id):
+    r = emu.client.http.get("/api/v1/main/executions", params={
+        "namespace": "conformance", "flowId": flow_id, "page": 1, "size": 50})
+    return r.json()["results"]
+
+
+def wait_for_executions(emu, flow_id, count, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = executions_of(emu, flow_id)
+        if len(found) >= count:
+            return [emu.client.wait(e["id"]) for e in found]
+        time.sleep(0.05)
+    raise AssertionError("%s: expected %d executions, got %d" % (flow_id, count, len(executions_of(emu, flow_id))))
+
+
+def test_schedule_fires_on_cron_ticks_in_timezone(emu):
+    emu.client.deploy_ok(flow("scheduled", """
+inputs:
+  - {id: who, type: STRING, defaults: nobody}
+triggers:
+  - id: every_day_9_paris
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 9 * * *"
+    timezone: Europe/Paris
+    inputs: {who: scheduler}
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ inputs.who }} {{ trigger.date }}"
+"""))
+    # A private scheduler on the same engine, so the background (real-clock) one cannot interfere.
+    sched = Scheduler(emu.engine)
+    start = dt.datetime(2026, 6, 1, 6, 0, tzinfo=UTC)  # 08:00 in Paris (UTC+2)
+    assert [e for e in sched.tick(start) if e.flow_id == "scheduled"] == []  # first sight: arms the next tick
+    assert [e for e in sched.tick(start + dt.timedelta(minutes=59)) if e.flow_id == "scheduled"] == []
+    fired = [e for e in sched.tick(start + dt.timedelta(hours=1)) if e.flow_id == "scheduled"]
+    assert len(fired) == 1
+    exe = emu.client.wait(fired[0].id)
+    assert exe["trigger"]["id"] == "every_day_9_paris"
+    assert messages(emu.client, exe["id"]) == ["scheduler 2026-06-01T07:00:00.000Z"]
+    assert [e for e in sched.tick(start + dt.timedelta(hours=2)) if e.flow_id == "scheduled"] == []
+
+
+def test_schedule_fires_on_the_real_clock(emu):
+    # withSeconds adds a leading seconds field (kestra.md §10.1): fires every second.
+    emu.client.deploy_ok(flow("every_second", """
+triggers:
+  - {id: tick, type: io.kestra.plugin.core.trigger.Schedule, cron: "* * * * * *", withSeconds: true}
+""" + LOG))
+    try:
+        fired = wait_for_executions(emu, "every_second", 1, timeout=6)
+        assert fired[0]["trigger"]["id"] == "tick"
+        assert fired[0]["trigger"]["variables"]["date"].endswith("Z")
+    finally:
+        emu.client.http.delete("/api/v1/main/flows/conformance/every_second")
+
+
+def test_schedule_nickname_armed_not_fired(emu):
+    # The background thread ticks every second on the real clock; @yearly is armed for the next
+    # 1 January 00:00 and must not fire on sight (no backfill).
+    emu.client.deploy_ok(flow("yearly", "triggers:\n  - {id: y, type: io.kestra.plugin.core.trigger.Schedule, cron: '@yearly'}\n" + LOG))
+    time.sleep(1.2)
+    assert executions_of(emu, "yearly") == []
+    due = [d for k, d in emu.server.app.state.scheduler.next_fire.items() if k[1] == "yearly"]
+    assert len(due) == 1 and (due[0].month, due[0].day, due[0].hour, due[0].minute) == (1, 1, 0, 0)
+
+
+def flow_trigger(version, upstream, states="[SUCCESS]"):
+    if version >= 2:
+        return """triggers:
+  - id: after_up
+    type: io.kestra.plugin.core.trigger.Flow
+    inputs: {up: "{{ trigger.executionId }}"}
+    dependsOn:
+      - {namespace: conformance, flowId: %s, states: %s}
+""" % (upstream, states)
+    return """triggers:
+  - id: after_up
+    type: io.kestra.plugin.core.trigger.Flow
+    inputs: {up: "{{ trigger.executionId }}"}
+    preconditions:
+      id: up
+      flows:
+        - {namespace: conformance, flowId: %s, states: %s}
+""" % (upstream, states)
+
+
+def test_flow_trigger_on_upstream_success(emu):
+    v = emu.engine.version
+    emu.client.deploy_ok(flow("upstream_ok", LOG))
+    emu.client.deploy_ok(flow("upstream_bad", "tasks:\n  - {id: f, type: io.kestra.plugin.core.execution.Fail}\n"))
+    emu.client.deploy_ok(flow("downstream", "inputs:\n  - {id: up, type: STRING}\n" + flow_trigger(v, "upstream_ok") + LOG))
+    emu.client.deploy_ok(flow("on_failure", "inputs:\n  - {id: up, type: STRING}\n" + flow_trigger(v, "upstream_bad", "[FAILED]") + LOG))
+    up = emu.client.run("conformance", "upstream_ok")
+    down = wait_for_executions(emu, "downstream", 1)
+    assert down[0]["inputs"]["up"] == up["id"]
+    assert down[0]["trigger"]["variables"]["flowId"] == "upstream_ok"
+    bad = emu.client.run("conformance", "upstream_bad")
+    assert bad["state"]["current"] == "FAILED"
+    assert wait_for_executions(emu, "on_failure", 1)[0]["inputs"]["up"] == bad["id"]
+    time.sleep(0.3)
+    assert len(executions_of(emu, "downstream")) == 1  # a FAILED upstream does not match [SUCCESS]
+
+
+def test_flow_trigger_1x_conditions(emu):
+    if emu.engine.version >= 2:
+        pytest.skip("conditions are removed in 2.x (rejected by the parser)")
+    emu.client.deploy_ok(flow("cond_up", LOG))
+    emu.client.deploy_ok(flow("cond_down", """triggers:
+  - id: c
+    type: io.kestra.plugin.core.trigger.Flow
+    conditions:
+      - {type: io.kestra.plugin.core.condition.ExecutionFlow, namespace: conformance, flowId: cond_up}
+      - {type: io.kestra.plugin.core.condition.ExecutionStatus, in: [SUCCESS]}
+""" + LOG))
+    emu.client.run("conformance", "cond_up")
+    assert len(wait_for_executions(emu, "cond_down", 1)) == 1
+
+
+def test_flow_trigger_2x_when(emu):
+    if emu.engine.version < 2:
+        pytest.skip("`when` on triggers is 2.x")
+    emu.client.deploy_ok(flow("when_up", "inputs:\n  - {id: go, type: STRING}\n" + LOG))
+    emu.client.deploy_ok(flow("when_down", """triggers:
+  - id: w
+    type: io.kestra.plugin.core.trigger.Flow
+    when: "{{ trigger.state == 'SUCCESS' }}"
+    dependsOn: [{namespace: conformance, flowId: when_up, states: [SUCCESS, FAILED]}]
+""" + LOG))
+    emu.client.run("conformance", "when_up", {"go": "x"})
+    assert len(wait_for_executions(emu, "when_down", 1)) == 1
+
+
+def test_webhook_body_as_trigger_body(emu):
+    emu.client.deploy_ok(flow("hooked", """
+triggers:
+  - {id: hook, type: io.kestra.plugin.core.trigger.Webhook, key: s3cr3tKey}
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ trigger.body.name }}"
+"""))
+    # Webhooks are open URLs even with basic auth (application.yml basic-auth.open-urls).
+    r = httpx.post(emu.url + "/api/v1/main/executions/webhook/conformance/hooked/s3cr3tKey", json={"name": "alice"})
+    assert r.status_code == 200, r.text
+    exe = emu.client.wait(r.json()["id"])
+    assert messages(emu.client, exe["id"]) == ["alice"]
+    assert httpx.post(emu.url + "/api/v1/executions/webhook/conformance/hooked/wrong", json={}).status_code == 404
