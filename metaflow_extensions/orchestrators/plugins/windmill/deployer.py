@@ -1,19 +1,9 @@
 """Deployer API provider: ``Deployer("flow.py").windmill(...)``."""
-from typing import Any, Dict
-
-from metaflow.runner.deployer_impl import DeployerImpl
+from ..deployer_common import EngineDeployer
 
 
-class WindmillDeployer(DeployerImpl):
+class WindmillDeployer(EngineDeployer):
     TYPE = "windmill"
-
-    def __init__(self, deployer_kwargs: Dict[str, Any], **kwargs):
-        self._deployer_kwargs = deployer_kwargs
-        super().__init__(**kwargs)
-
-    @property
-    def deployer_kwargs(self) -> Dict[str, Any]:
-        return self._deployer_kwargs
 
     @staticmethod
     def deployed_flow_type():
