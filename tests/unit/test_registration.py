@@ -24,3 +24,14 @@ def test_deployer_provider_is_registered(engine, tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "not yet" in proc.stdout
+
+
+def test_settings_come_from_plain_env_metaflow_env_or_defaults(tmp_path):
+    code = ("from metaflow import metaflow_config as c\n"
+            "print(c.KESTRA_HOST, c.WINDMILL_TOKEN, c.WINDMILL_HOST, c.KESTRA_NAMESPACE)")
+    env = {**__import__("os").environ, "KESTRA_HOST": "http://k:1", "METAFLOW_WINDMILL_TOKEN": "tok"}
+    env.pop("WINDMILL_HOST", None)
+    env.pop("KESTRA_NAMESPACE", None)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["http://k:1", "tok", "http://localhost:8000", "metaflow"]
