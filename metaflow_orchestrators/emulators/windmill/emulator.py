@@ -48,4 +48,5 @@ class Emulator:
         if flow is None:
             return None
         return self.engine.launch_flow(workspace, sched["script_path"], flow["value"], sched.get("args") or {},
-                                       scheduled_for=when, schedule_path=sched["path"])
+                                       scheduled_for=when, schedule_path=sched["path"],
+                                       no_overlap=bool(sched.get("no_flow_overlap")))

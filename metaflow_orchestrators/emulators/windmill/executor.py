@@ -128,7 +128,8 @@ class Engine:
     # ---- launching -------------------------------------------------------------
     def launch_flow(self, workspace: str, path: Optional[str], flow_value: Dict[str, Any],
                     args: Dict[str, Any], job_id: Optional[str] = None,
-                    scheduled_for: Optional[Any] = None, schedule_path: Optional[str] = None) -> Job:
+                    scheduled_for: Optional[Any] = None, schedule_path: Optional[str] = None,
+                    no_overlap: bool = False) -> Job:
         """Queue a top-level flow job and start it (a `jobs/run/f` call or a schedule tick)."""
         job = Job(id=job_id or new_id(), workspace=workspace, job_kind="flow" if path else "flowpreview",
                   script_path=path, args=dict(args), raw_flow=flow_value, schedule_path=schedule_path,
@@ -137,22 +138,35 @@ class Engine:
             job.scheduled_for = scheduled_for
         self.store.add_job(job)
         frame = Frame(job=job, flow_input=dict(args), flow_value=flow_value, top=job)
-        threading.Thread(target=self._run_top, args=(frame,), daemon=True,
+        threading.Thread(target=self._run_top, args=(frame, no_overlap), daemon=True,
                          name="wm-flow-%s" % job.id[:8]).start()
         return job
 
-    def _run_top(self, frame: Frame) -> None:
+    def _run_top(self, frame: Frame, no_overlap: bool = False) -> None:
         job = frame.job
         while job.scheduled_for > now():  # scheduled_for / scheduled_in_secs: stays queued
             if job.cancel_event.wait(min(0.2, (job.scheduled_for - now()).total_seconds())):
                 break
         try:
-            outcome = self._skip_expr(frame) or self.run_flow(frame)
+            outcome = (self._overlap(frame) if no_overlap else None) or self._skip_expr(frame) or self.run_flow(frame)
         except Exception as exc:  # an engine bug must still end the job, visibly
             outcome = Outcome(False, error_result("InternalErr", "emulator error: %r" % (exc,)))
         self.finish_flow(frame, outcome)
         if frame.same_worker:
             shutil.rmtree(self._shared_dir(frame), ignore_errors=True)
+
+    def _overlap(self, frame: Frame) -> Optional[Outcome]:
+        """Schedule `no_flow_overlap`: a run that starts while another run of the same schedule
+        is running completes at once, stopped early (worker_flow.rs `push_next_flow_job`)."""
+        with self.store.lock:
+            others = [j.id for j in self.store.workspaces[frame.job.workspace].jobs.values()
+                      if j.schedule_path == frame.job.schedule_path and j.parent_job is None
+                      and j.id != frame.job.id and j.running and not j.completed]
+        if not others:
+            return None
+        frame.job.start()
+        return Outcome(True, "not allowed to overlap with %s, scheduling next iteration" % ", ".join(others),
+                       stopped=True, skipped=True)
 
     def _skip_expr(self, frame: Frame) -> Optional[Outcome]:
         """FlowValue.skip_expr, evaluated before step 0 with `flow_input` and WM_SCHEDULED_FOR:

@@ -67,7 +67,6 @@ class Scheduler:
         self.store = store
         self.launch = launch
         self._next: Dict[tuple, dt.datetime] = {}
-        self._last_job: Dict[tuple, Any] = {}
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
@@ -111,9 +110,4 @@ class Scheduler:
             self._fire(key, sched, when)
 
     def _fire(self, key: tuple, sched: Dict[str, Any], when: dt.datetime) -> None:
-        previous = self._last_job.get(key)
-        if sched.get("no_flow_overlap") and previous is not None and not previous.completed:
-            return  # no_flow_overlap: skip a tick while the previous run is still going
-        job = self.launch(key[0], sched, when)
-        if job is not None:
-            self._last_job[key] = job
+        self.launch(key[0], sched, when)

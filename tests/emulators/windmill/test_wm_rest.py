@@ -236,3 +236,18 @@ def test_schedule_preview_uses_seconds_and_timezone(wm):
     times = response.json()
     assert response.status_code == 200 and len(times) == 10
     assert all(t.endswith("04:00:00Z") for t in times)  # 09:30 IST = 04:00 UTC
+
+
+def test_schedule_no_flow_overlap_records_a_stopped_run(wm):
+    target = wm.create_flow(flow(bash("a", "sleep 2.5\necho done")))
+    path = "f/tests/no_overlap"
+    body = schedule_body(path, target, no_flow_overlap=True)
+    assert wm.http.post(wm.w("schedules/create"), json=body).status_code == 201
+    deadline = time.monotonic() + 8
+    skipped = []
+    while not skipped and time.monotonic() < deadline:
+        time.sleep(0.3)
+        runs = wm.http.get(wm.w("jobs/list"), params={"schedule_path": path}).json()
+        skipped = [r for r in runs if r["type"] == "CompletedJob" and r.get("is_skipped")]
+    wm.http.post(wm.w("schedules/setenabled/" + path), json={"enabled": False})
+    assert skipped and skipped[0]["result"].startswith("not allowed to overlap with ")
