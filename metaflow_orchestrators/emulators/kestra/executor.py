@@ -81,7 +81,8 @@ class Runner(FlowablesMixin):
                 break
         return final_state(states)
 
-    def run_concurrently(self, jobs: List[Callable[[], str]], limit: int, fail_fast: bool = True) -> str:
+    def run_concurrently(self, jobs: List[Callable[[], str]], limit: int, fail_fast: bool = True,
+                         stop: Optional[threading.Event] = None) -> str:
         """Run jobs with at most ``limit`` at once (0 = all); stop launching after a failure
         unless ``fail_fast`` is off (Loop `transmitFailed: false`)."""
         if not jobs:
@@ -93,7 +94,7 @@ class Runner(FlowablesMixin):
         failed = threading.Event()
 
         def guarded(job: Callable[[], str]) -> str:
-            if failed.is_set() or self.exe.kill_event.is_set():
+            if failed.is_set() or self.exe.kill_event.is_set() or (stop is not None and stop.is_set()):
                 return "SUCCESS"  # never started: no task run, no effect on the group state
             state = job()
             if state in ("FAILED", "KILLED") and fail_fast:

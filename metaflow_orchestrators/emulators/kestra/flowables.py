@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any, Callable, Dict, List, Optional
 
 from . import model as m
@@ -55,22 +56,41 @@ class FlowablesMixin:
 
     def _loop(self, task: Dict[str, Any], taskrun: TaskRun, scope: Scope) -> str:
         rendered = render_data(self.renderer, task["values"], self.context(task, scope, taskrun))
-        items = loop_items(rendered)
+        items = loop_items(rendered, from_text=isinstance(task["values"], str))
         results: List[Optional[Dict[str, Any]]] = [None] * len(items)
-        jobs = [lambda i=i, it=it: self._iteration(task, scope, i, it, results) for i, it in enumerate(items)]
+        states: List[Optional[str]] = [None] * len(items)
+        stop = threading.Event()
+        jobs = [lambda i=i, it=it: self._iteration(task, scope, i, it, results, states, stop)
+                for i, it in enumerate(items)]
         # Loop concurrencyLimit default 0 = unlimited (kestra.md §6.2, source 2.x Loop.java).
         state = self.run_concurrently(jobs, int(task.get("concurrencyLimit", 0)),
-                                      fail_fast=bool(task.get("transmitFailed", True)))
-        outputs = {"outputs": [r for r in results if r is not None], "iterationCount": len(items),
-                   "terminatedIterations": sum(1 for r in results if r is not None)}
-        self._store_outputs(taskrun, scope, outputs)
+                                      fail_fast=bool(task.get("transmitFailed", True)), stop=stop)
+        self._store_outputs(taskrun, scope, _loop_output(results, states))
         if not task.get("transmitFailed", True) and state == "FAILED":
-            return "SUCCESS"  # transmitFailed false: failed iterations don't fail the Loop (kestra.md §6.2)
+            return "SUCCESS"  # transmitFailed false: failed iterations don't fail the Loop (Loop.java)
         return state
 
     def _iteration(self, task: Dict[str, Any], scope: Scope, index: int, item: Dict[str, Any],
-                   results: List[Optional[Dict[str, Any]]]) -> str:
+                   results: List[Optional[Dict[str, Any]]], states: List[Optional[str]],
+                   stop: threading.Event) -> str:
         """Each iteration is isolated: its own outputs, visible after the Loop only if declared."""
+        child = self._iteration_scope(task, scope, index, item)
+        state = self.run_block(task["tasks"], child)
+        states[index] = state
+        declared: Dict[str, Any] = {}
+        if state in ("SUCCESS", "WARNING"):
+            ctx = self.context(task, child, None)
+            declared = {o["id"]: render_data(self.renderer, o.get("value"), ctx) for o in task.get("outputs") or []}
+            # LoopOutput = {item: {value, iteration, key}, outputs} (Loop.java Output/LoopOutput).
+            loop_item = {"value": item["value"], "iteration": index}
+            if "key" in item:
+                loop_item["key"] = item["key"]
+            results[index] = {"item": loop_item, "outputs": declared}
+        if task.get("breakWhen") is not None:
+            self._break_when(task, child, state, declared, stop)
+        return state
+
+    def _iteration_scope(self, task: Dict[str, Any], scope: Scope, index: int, item: Dict[str, Any]) -> Scope:
         parents = []
         if scope.item is not None:
             parents = [{"value": scope.item["value"], "index": scope.item["index"]}] + scope.item.get("parents", [])
@@ -81,15 +101,17 @@ class FlowablesMixin:
         with self.exe.lock:
             # Kept on the execution so a restart finds the outputs of iterations' successful tasks.
             iteration_outputs = self.exe.iteration_outputs.setdefault(loop_path, {})
-        child = scope.child(scope.parent, outputs=iteration_outputs, item=frame,
-                            loop_path=loop_path)
-        state = self.run_block(task["tasks"], child)
-        if state in ("SUCCESS", "WARNING") and task.get("outputs"):
-            ctx = self.context(task, child, None)
-            results[index] = {o["id"]: render_data(self.renderer, o.get("value"), ctx) for o in task["outputs"]}
-        elif state in ("SUCCESS", "WARNING"):
-            results[index] = {}
-        return state
+        return scope.child(scope.parent, outputs=iteration_outputs, item=frame, loop_path=loop_path)
+
+    def _break_when(self, task: Dict[str, Any], child: Scope, state: str, declared: Dict[str, Any],
+                    stop: threading.Event) -> None:
+        """`breakWhen` after each iteration with `item` and `iteration.{executionId,state,outputs}`;
+        truthy → no new iteration starts (Loop.java). Iterations are not separate executions here,
+        so `iteration.executionId` is the execution's own id."""
+        ctx = dict(self.context(task, child, None),
+                   iteration={"executionId": self.exe.id, "state": state, "outputs": declared})
+        if is_truthy(self.render(task["breakWhen"], ctx)):
+            stop.set()
 
     def _switch(self, task: Dict[str, Any], taskrun: TaskRun, scope: Scope) -> str:
         value = self.render(task["value"], self.context(task, scope, taskrun))
@@ -126,27 +148,62 @@ def foreach_values(raw: Any, render: Callable[[Any], Any]) -> List[str]:
         items = render(raw)
     else:
         raise ValueError("Invalid values type: %r" % (raw,))
-    out: List[str] = []
-    for element in items:
-        text = element if isinstance(element, str) else json.dumps(element, separators=(",", ":"))
-        if text not in out:
-            out.append(text)
-    return out
+    if any(element is None for element in items):
+        # Null values are rejected (source 0.21 FlowableUtils.resolveEachTasks, nullCount check).
+        raise ValueError("Found a null value inside the iteration values")
+    return _distinct([_json_element(element) for element in items])
 
 
-def loop_items(rendered: Any) -> List[Dict[str, Any]]:
-    """Loop values: list, map (item.key) or JSON-array string; values coalesced to strings (kestra.md §6.2)."""
-    if isinstance(rendered, str):
+def loop_items(rendered: Any, from_text: bool) -> List[Dict[str, Any]]:
+    """Loop values (source 2.x FlowableUtils.resolveValues): a string is rendered then parsed as a
+    JSON array (strings kept, other elements as JSON) or object (item.key); a YAML list or map has
+    string, number or map elements (booleans, nulls, lists are errors); list values are de-duplicated."""
+    if from_text:
         try:
             rendered = json.loads(rendered)
         except ValueError:
-            raise ValueError("Invalid values: %r is not a JSON array" % rendered)
+            raise ValueError("Invalid values: %r is not JSON" % (rendered,))
+        if isinstance(rendered, list):
+            values = [_json_element(v) for v in rendered]
+            return [{"value": v} for v in _distinct(values)]
     if isinstance(rendered, dict):
-        return [{"key": str(k), "value": _loop_text(v)} for k, v in rendered.items()]
-    if not isinstance(rendered, list):
-        raise ValueError("Invalid values: %r" % (rendered,))
-    return [{"value": _loop_text(v)} for v in rendered]
+        return [{"key": str(k), "value": _element(v)} for k, v in rendered.items()]
+    if isinstance(rendered, list) and not from_text:
+        return [{"value": v} for v in _distinct([_element(v) for v in rendered])]
+    raise ValueError("Unknown value type: %r" % (rendered,))
 
 
-def _loop_text(value: Any) -> str:
+def _json_element(value: Any) -> str:
+    if value is None:
+        raise ValueError("Found a null value inside the iteration values")
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def _element(value: Any) -> str:
+    """valueAsString: String as-is (already rendered), Number via toString, Map as JSON."""
+    if value is None:
+        raise ValueError("Found a null value inside the iteration values")
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, dict)):
+        raise ValueError("Unknown value element type: %r" % (value,))
+    if isinstance(value, dict):
+        return json.dumps(value, separators=(",", ":"))
+    return value if isinstance(value, str) else str(value)
+
+
+def _distinct(values: List[str]) -> List[str]:
+    out: List[str] = []
+    for value in values:
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def _loop_output(results: List[Optional[Dict[str, Any]]], states: List[Optional[str]]) -> Dict[str, Any]:
+    """Loop task outputs: iterationCount, runningIterations, terminatedIterations per state and the
+    declared outputs of successful iterations in order (Loop.java `Output`)."""
+    terminated: Dict[str, int] = {}
+    for state in states:
+        if state is not None:
+            terminated[state] = terminated.get(state, 0) + 1
+    return {"iterationCount": len(states), "runningIterations": 0, "terminatedIterations": terminated,
+            "outputs": [r for r in results if r is not None]}

@@ -66,7 +66,7 @@ TASK_TYPES: Dict[str, Dict[str, str]] = {
     FAIL: {"errorMessage": "str", "condition": "str"},
 }
 # Kestra properties this emulator does not implement; the parser rejects them by name.
-UNSUPPORTED_TASK_PROPS: Set[str] = {"outputFiles", "namespaceFiles", "dependencies", "breakWhen"}
+UNSUPPORTED_TASK_PROPS: Set[str] = {"outputFiles", "namespaceFiles", "dependencies"}
 OUTPUT_VALUES = CORE + "output.OutputValues"
 TASK_TYPES[OUTPUT_VALUES] = {"values": "map"}
 SCRIPT_TYPES: Set[str] = {SHELL_COMMANDS, PY_COMMANDS, SHELL_SCRIPT, PY_SCRIPT}

@@ -330,8 +330,34 @@ class FlowChecker:
             self._cron(trig, path)
         elif ttype == m.WEBHOOK and not trig.get("key"):
             self.errors.append("%s.key: must not be null" % path)
-        elif ttype == m.FLOW_TRIGGER and self.version >= 2 and not trig.get("dependsOn"):
-            self.errors.append("%s.dependsOn: must not be empty" % path)
+        elif ttype == m.FLOW_TRIGGER:
+            self._flow_trigger(trig, path)
+
+    def _flow_trigger(self, trig: Dict[str, Any], path: str) -> None:
+        """Upstream-flow entries and windows, strictly (kestra.md §10.2)."""
+        upstream = {"namespace": "str", "flowId": "str", "states": "list", "labels": "any"}
+        window = {"type": "str", "window": "duration", "windowAdvance": "duration", "startTime": "str",
+                  "endTime": "str", "deadline": "str"}
+        if self.version >= 2:
+            if not trig.get("dependsOn"):
+                self.errors.append("%s.dependsOn: must not be empty" % path)
+            for i, dep in enumerate(trig.get("dependsOn") or []):
+                self._props(dep, upstream, "%s.dependsOn[%d]" % (path, i))
+            if "window" in trig:
+                self._props(trig["window"], window, path + ".window")
+            return
+        pre = trig.get("preconditions")
+        if pre is None:
+            return
+        self._props(pre, {"id": "str", "flows": "list", "where": "list", "timeWindow": "map",
+                          "resetOnSuccess": "bool"}, path + ".preconditions")
+        if isinstance(pre, dict):
+            if "where" in pre:
+                self.errors.append("%s.preconditions.where: not supported by this emulator" % path)
+            for i, dep in enumerate(pre.get("flows") or []):
+                self._props(dep, upstream, "%s.preconditions.flows[%d]" % (path, i))
+            if isinstance(pre.get("timeWindow"), dict):
+                self._props(pre["timeWindow"], window, path + ".preconditions.timeWindow")
 
     def _cron(self, trig: Dict[str, Any], path: str) -> None:
         cron = trig.get("cron")

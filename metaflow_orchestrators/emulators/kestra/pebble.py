@@ -364,7 +364,7 @@ class Renderer:
         if name == "currentEachOutput":
             return _current_each_output(args[0], ctx)
         if name == "loopOutputs" and self.version >= 2:
-            return [entry.get(args[1]) for entry in (args[0] or [])]
+            return _loop_outputs(*args)
         raise PebbleError("Unsupported function `%s` in this emulator" % name)
 
 
@@ -467,6 +467,16 @@ def _current_each_output(output: Any, ctx: Dict[str, Any]) -> Any:
         if isinstance(output, dict) and key in output:
             output = output[key]
     return output
+
+
+def _loop_outputs(outputs: Any = None, name: Any = None) -> List[Any]:
+    """One declared output across Loop iterations: entry["outputs"][name] (LoopOutputsFunction.java)."""
+    if not isinstance(outputs, list):
+        raise PebbleError("The 'loopOutputs' function expects 'outputs' to be a list.")
+    if not isinstance(name, str):
+        raise PebbleError("The 'loopOutputs' function expects 'name' to be a string.")
+    return [entry["outputs"].get(name) if isinstance(entry, dict) and isinstance(entry.get("outputs"), dict)
+            else None for entry in outputs]
 
 
 def _join(value: Any, sep: str = "") -> str:

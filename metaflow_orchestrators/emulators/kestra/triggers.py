@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from croniter import croniter
 
 from . import model as m
+from .durations import parse_duration
 from .engine import Engine, NotFound
 from .inputs import InputError
 from .parser import label_items
@@ -121,6 +122,9 @@ class FlowTriggers:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self.lock = threading.Lock()
+        # (namespace, flow id, trigger id) -> {index of satisfied upstream entry: when}
+        self.seen: Dict[Tuple[str, str, str], Dict[int, _dt.datetime]] = {}
         engine.listeners.append(self.on_terminated)
 
     def on_terminated(self, upstream: Execution) -> None:
@@ -131,22 +135,42 @@ class FlowTriggers:
                 # A flow never triggers itself (avoids the endless loop of a condition-less trigger).
                 if trig.get("type") == m.FLOW_TRIGGER and not trig.get("disabled") and \
                         (flow["namespace"], flow["id"]) != (upstream.namespace, upstream.flow_id) and \
-                        self.matches(trig, upstream):
+                        self.matches((flow["namespace"], flow["id"], trig["id"]), trig, upstream):
                     _fire(self.engine, flow, trig, _upstream_vars(upstream))
 
-    def matches(self, trig: Dict[str, Any], up: Execution) -> bool:
-        state = up.state.current
+    def matches(self, key: Tuple[str, str, str], trig: Dict[str, Any], up: Execution) -> bool:
         if self.engine.version >= 2:
-            return self._depends_on(trig, up) and self._when(trig, up)
+            # 2.x dependsOn replaces preconditions.flows, same AND-within-window rule (kestra.md §10.2).
+            return self._when(trig, up) and self._all_within_window(
+                key, trig.get("dependsOn") or [], trig.get("window"), up)
         if "preconditions" in trig:
-            return self._preconditions(trig["preconditions"], up)
+            pre = trig["preconditions"]
+            return self._all_within_window(key, pre.get("flows") or [], pre.get("timeWindow"), up,
+                                           reset=pre.get("resetOnSuccess", True))
         states = trig.get("states") or TERMINAL_DEFAULT
-        return state in states and all(_condition(c, up) for c in trig.get("conditions") or [])
+        return up.state.current in states and all(_condition(c, up) for c in trig.get("conditions") or [])
 
-    @staticmethod
-    def _depends_on(trig: Dict[str, Any], up: Execution) -> bool:
-        # 2.x dependsOn: any listed upstream flow in one of its states (kestra.md §10.2).
-        return any(_flow_match(d, up) for d in trig.get("dependsOn") or [])
+    def _all_within_window(self, key: Tuple[str, str, str], flows: List[Dict[str, Any]], window: Any,
+                           up: Execution, reset: bool = True) -> bool:
+        """Fire when EVERY listed upstream flow had a matching execution within the window
+        (default one day), then start counting again (docs: Flow trigger preconditions,
+        MultipleCondition "all the flows ... in a specific period of time", resetOnSuccess)."""
+        matched = [i for i, f in enumerate(flows) if _flow_match(f, up)]
+        if not matched:
+            return False
+        now_ = _dt.datetime.now(_dt.timezone.utc)
+        span = _dt.timedelta(seconds=_window_seconds(window))
+        with self.lock:
+            seen = self.seen.setdefault(key, {})
+            for i in matched:
+                seen[i] = now_
+            for i, when in list(seen.items()):
+                if now_ - when > span:
+                    del seen[i]
+            complete = len(seen) == len(flows)
+            if complete and reset:
+                seen.clear()
+        return complete
 
     def _when(self, trig: Dict[str, Any], up: Execution) -> bool:
         if trig.get("when") is None:
@@ -157,10 +181,13 @@ class FlowTriggers:
             return False
         return text not in ("false", "0", "-0", "")
 
-    @staticmethod
-    def _preconditions(pre: Dict[str, Any], up: Execution) -> bool:
-        # 1.x preconditions.flows: single-upstream match (multi-flow windows are not emulated).
-        return any(_flow_match(f, up) for f in pre.get("flows") or [])
+
+
+def _window_seconds(window: Any) -> float:
+    """`timeWindow: {type: DURATION_WINDOW, window: PT1H}`; default one day (MultipleCondition)."""
+    if isinstance(window, dict) and window.get("window"):
+        return parse_duration(window["window"])
+    return 86400.0
 
 
 def _flow_match(spec: Dict[str, Any], up: Execution) -> bool:

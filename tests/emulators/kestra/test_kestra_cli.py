@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import select
 import signal
 import socket
 import subprocess
@@ -29,6 +30,8 @@ def test_cli_serves_version_auth_and_stops_on_sigterm(tmp_path):
         cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         env=dict(os.environ, PYTHONPATH=str(REPO)))
     try:
+        ready, _, _ = select.select([proc.stdout], [], [], 15)  # bounded wait for the banner
+        assert ready, "no output from the emulator within 15 s"
         line = proc.stdout.readline().decode()
         assert "http://127.0.0.1:%d" % port in line
         deadline = time.monotonic() + 10

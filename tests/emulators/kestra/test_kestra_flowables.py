@@ -469,3 +469,53 @@ tasks:
     assert state_of(exe, "seq_ef") == "FAILED"  # errors do not recover (kestra.md §8.2)
     assert state_of(exe, "seq_err") == "SUCCESS" and state_of(exe, "seq_fin") == "SUCCESS"
     assert runs(exe, "inner_never") == []
+
+
+def test_loop_output_shape_and_break_when(v2):
+    body = """
+tasks:
+  - id: lb
+    type: io.kestra.plugin.core.flow.Loop
+    values: {k1: a, k2: b, k3: c, k4: d}
+    concurrencyLimit: 1
+    breakWhen: "{{ iteration.outputs.v == 'b' }}"
+    outputs:
+      - {id: v, type: STRING, value: "{{ outputs.r.value }}"}
+    tasks:
+      - {id: r, type: io.kestra.plugin.core.debug.Return, format: "{{ item.value }}"}
+  - id: dump
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ outputs.lb | toJson }}"
+"""
+    exe = deploy_run(v2, "loop_break", body)
+    assert exe["state"]["current"] == "SUCCESS", messages(v2.client, exe["id"])
+    assert len(runs(exe, "r")) == 2  # stopped after the iteration that produced 'b'
+    import json
+    out = json.loads(messages(v2.client, exe["id"], "dump")[0])
+    assert out["iterationCount"] == 4 and out["terminatedIterations"] == {"SUCCESS": 2}
+    assert out["outputs"] == [{"item": {"value": "a", "iteration": 0, "key": "k1"}, "outputs": {"v": "a"}},
+                              {"item": {"value": "b", "iteration": 1, "key": "k2"}, "outputs": {"v": "b"}}]
+
+
+def test_loop_values_coalesced_like_kestra(v2):
+    body = """
+tasks:
+  - id: lv
+    type: io.kestra.plugin.core.flow.Loop
+    values: [1, 2.5, "s", {k: v}, "s"]
+    tasks:
+      - {id: show_v, type: io.kestra.plugin.core.log.Log, message: "{{ item.value }}"}
+  - id: lv_json
+    type: io.kestra.plugin.core.flow.Loop
+    values: '{"a": 1, "b": "x"}'
+    tasks:
+      - {id: show_k, type: io.kestra.plugin.core.log.Log, message: "{{ item.key }}={{ item.value }}"}
+"""
+    exe = deploy_run(v2, "loop_values", body)
+    assert exe["state"]["current"] == "SUCCESS", messages(v2.client, exe["id"])
+    assert sorted(messages(v2.client, exe["id"], "show_v")) == sorted(["1", "2.5", "s", '{"k":"v"}'])
+    assert sorted(messages(v2.client, exe["id"], "show_k")) == ["a=1", "b=x"]
+    bad = deploy_run(v2, "loop_bad_values", body.replace('[1, 2.5, "s", {k: v}, "s"]', "[true]")
+                     .replace("lv\n", "lvb\n").replace("show_v", "sv").replace("lv_json", "lvj").replace("show_k", "sk"))
+    assert bad["state"]["current"] == "FAILED"
+    assert any("Unknown value element type" in m for m in messages(v2.client, bad["id"]))

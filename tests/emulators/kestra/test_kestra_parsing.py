@@ -128,6 +128,7 @@ def test_foreach_is_1x_only_and_loop_2x_only():
     rejects(doc(FOREACH), 2, "Invalid type: io.kestra.plugin.core.flow.ForEach")
     parse_flow(doc(LOOP), 2)
     rejects(doc(LOOP), 1, "Invalid type: io.kestra.plugin.core.flow.Loop")
+    rejects(doc(LOOP.replace("    tasks:", "    brk: 1\n    tasks:")), 2, 'Unrecognized field "brk"')
 
 
 def test_max_attempt_alias_1x_only():

@@ -128,7 +128,12 @@ def test_outside_subset_fails_loudly(r, template):
 
 
 def test_loop_outputs_2x_only():
-    ctx = {"outputs": {"loop": {"outputs": [{"p": "a"}, {"p": "b"}]}}}
+    # Loop `outputs` entries are {item, outputs} (Loop.java LoopOutput; LoopOutputsFunction.java).
+    ctx = {"outputs": {"loop": {"outputs": [{"item": {"value": "x", "iteration": 0}, "outputs": {"p": "a"}},
+                                            {"item": {"value": "y", "iteration": 1}, "outputs": {"p": "b"}}]}}}
     assert Renderer(2).render("{{ loopOutputs(outputs.loop.outputs, 'p') }}", ctx) == '["a","b"]'
+    assert Renderer(2).render("{{ loopOutputs(outputs.loop.outputs, 'zz') }}", ctx) == "[null,null]"
+    with pytest.raises(PebbleError):
+        Renderer(2).render("{{ loopOutputs('nope', 'p') }}", ctx)
     with pytest.raises(PebbleError):
         Renderer(1).render("{{ loopOutputs(outputs.loop.outputs, 'p') }}", ctx)

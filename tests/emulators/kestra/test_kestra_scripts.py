@@ -401,3 +401,24 @@ tasks:
     for bad in ({"sel": "blue", "arr": "[1]", "fl": "1"}, {"sel": "red", "arr": "{}", "fl": "1"},
                 {"sel": "red", "arr": "[1]", "fl": "2.5"}, {"sel": "red", "arr": "[1]", "fl": "x"}):
         assert emu.client.trigger("conformance", "typed_inputs", bad).status_code == 422, bad
+
+
+def test_user_values_are_data_not_templates(emu):
+    # A submitted value that looks like Pebble or shell reaches the process verbatim (kestra.md §2.1).
+    body = """
+inputs:
+  - {id: evil, type: STRING}
+tasks:
+  - id: echo_env
+    type: io.kestra.plugin.scripts.python.Script
+    taskRunner: %s
+    env: {EVIL: "{{ inputs.evil }}"}
+    script: |
+      import json, os
+      print("::" + json.dumps({"outputs": {"got": os.environ["EVIL"]}}) + "::")
+""" % PROCESS
+    emu.client.deploy_ok(flow("user_values", body))
+    evil = "{{ execution.id }} $(touch pwned) '\\\" {% raw %}"
+    exe = emu.client.run("conformance", "user_values", {"evil": evil})
+    assert exe["state"]["current"] == "SUCCESS", messages(emu.client, exe["id"])
+    assert outputs_of(emu.client, exe, "echo_env")["vars"]["got"] == evil

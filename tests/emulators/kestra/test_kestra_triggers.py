@@ -177,3 +177,46 @@ tasks:
     exe = emu.client.wait(r.json()["id"])
     assert messages(emu.client, exe["id"]) == ["alice"]
     assert httpx.post(emu.url + "/api/v1/executions/webhook/conformance/hooked/wrong", json={}).status_code == 404
+
+
+def test_flow_trigger_waits_for_all_upstream_flows(emu):
+    # Several upstream flows: fires once ALL of them finished within the window, then resets.
+    emu.client.deploy_ok(flow("multi_a", LOG))
+    emu.client.deploy_ok(flow("multi_b", LOG))
+    if emu.engine.version >= 2:
+        trig = """triggers:
+  - id: both
+    type: io.kestra.plugin.core.trigger.Flow
+    dependsOn:
+      - {namespace: conformance, flowId: multi_a, states: [SUCCESS]}
+      - {namespace: conformance, flowId: multi_b, states: [SUCCESS]}
+"""
+    else:
+        trig = """triggers:
+  - id: both
+    type: io.kestra.plugin.core.trigger.Flow
+    preconditions:
+      id: both
+      timeWindow: {type: DURATION_WINDOW, window: PT1H}
+      flows:
+        - {namespace: conformance, flowId: multi_a, states: [SUCCESS]}
+        - {namespace: conformance, flowId: multi_b, states: [SUCCESS]}
+"""
+    emu.client.deploy_ok(flow("multi_down", trig + LOG))
+    emu.client.run("conformance", "multi_a")
+    emu.client.run("conformance", "multi_a")
+    time.sleep(0.3)
+    assert executions_of(emu, "multi_down") == []  # b has not run yet
+    emu.client.run("conformance", "multi_b")
+    assert len(wait_for_executions(emu, "multi_down", 1)) == 1
+    emu.client.run("conformance", "multi_b")
+    time.sleep(0.3)
+    assert len(executions_of(emu, "multi_down")) == 1  # reset after firing: a must run again
+
+
+def test_flow_trigger_upstream_entries_are_strict(emu):
+    key = "dependsOn" if emu.engine.version >= 2 else "preconditions"
+    body = ("    dependsOn: [{namespace: conformance, flowId: x, state: [SUCCESS]}]\n" if key == "dependsOn"
+            else "    preconditions: {id: p, flows: [{namespace: conformance, flowId: x, state: [SUCCESS]}]}\n")
+    r = emu.client.deploy(flow("strict_up", "triggers:\n  - id: t\n    type: io.kestra.plugin.core.trigger.Flow\n" + body + LOG))
+    assert r.status_code == 422 and 'Unrecognized field "state"' in r.json()["message"]
