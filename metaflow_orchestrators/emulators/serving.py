@@ -5,6 +5,8 @@ written once.
 """
 from __future__ import annotations
 
+import contextlib
+import signal
 import socket
 import threading
 import time
@@ -61,8 +63,19 @@ def start_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Running
 
 
 def serve_forever(app: Any, host: str, port: int, name: str) -> None:
-    """Serve in the foreground until SIGINT/SIGTERM (uvicorn handles both cleanly)."""
+    """Serve in the foreground until SIGINT/SIGTERM, then shut down and return normally.
+
+    uvicorn re-raises the signal after its own clean shutdown (exit status -15); a
+    requested stop is a success, so we take the signals ourselves."""
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
     print("%s emulator listening on http://%s:%d" % (name, host, bound), flush=True)
-    uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on")).run(sockets=[sock])
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+
+    def stop(*_: Any) -> None:
+        server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    server.run(sockets=[sock])

@@ -46,7 +46,7 @@ def test_cli_serves_version_auth_and_stops_on_sigterm(tmp_path):
         assert httpx.get("http://127.0.0.1:%d/api/v1/main/executions/x" % port).status_code == 401
         proc.send_signal(signal.SIGTERM)
         # uvicorn shuts down gracefully, then re-raises the captured signal (uvicorn >= 0.29).
-        assert proc.wait(timeout=10) in (0, -signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0  # a requested stop is a clean exit
     finally:
         if proc.poll() is None:
             proc.kill()
