@@ -90,12 +90,18 @@ async def schedule_update(request: Request) -> Response:
     return text(path)
 
 
-def _schedule(request: Request) -> Dict[str, Any]:
+def _stored(request: Request, kind: str) -> Dict[str, Any]:
+    """The schedule or variable at the request's path in its workspace, else 404."""
     ws = workspace_of(request)
-    sched = emulator_of(request).store.workspaces[ws].schedules.get(request.path_params["path"])
-    if sched is None:
-        raise not_found("schedule %s" % request.path_params["path"])
-    return sched
+    path = request.path_params["path"]
+    record = getattr(emulator_of(request).store.workspaces[ws], kind + "s").get(path)
+    if record is None:
+        raise not_found("%s %s" % (kind, path))
+    return record
+
+
+def _schedule(request: Request) -> Dict[str, Any]:
+    return _stored(request, "schedule")
 
 
 async def schedule_get(request: Request) -> Response:
@@ -198,11 +204,7 @@ async def variable_update(request: Request) -> Response:
 
 
 def _variable(request: Request) -> Dict[str, Any]:
-    ws = workspace_of(request)
-    var = emulator_of(request).store.workspaces[ws].variables.get(request.path_params["path"])
-    if var is None:
-        raise not_found("variable %s" % request.path_params["path"])
-    return var
+    return _stored(request, "variable")
 
 
 async def variable_get(request: Request) -> Response:
