@@ -90,14 +90,27 @@ async def schedule_update(request: Request) -> Response:
     return text(path)
 
 
+def _records(request: Request, kind: str) -> Dict[str, Dict[str, Any]]:
+    """The request workspace's schedules or variables, by path."""
+    return getattr(emulator_of(request).store.workspaces[workspace_of(request)], kind + "s")
+
+
 def _stored(request: Request, kind: str) -> Dict[str, Any]:
-    """The schedule or variable at the request's path in its workspace, else 404."""
-    ws = workspace_of(request)
+    """The schedule or variable at the request's path, else 404."""
     path = request.path_params["path"]
-    record = getattr(emulator_of(request).store.workspaces[ws], kind + "s").get(path)
+    record = _records(request, kind).get(path)
     if record is None:
         raise not_found("%s %s" % (kind, path))
     return record
+
+
+def _delete(request: Request, kind: str) -> str:
+    """Remove the record at the request's path (404 if absent); returns the path."""
+    path = request.path_params["path"]
+    with emulator_of(request).store.lock:
+        if _records(request, kind).pop(path, None) is None:
+            raise not_found("%s %s" % (kind, path))
+    return path
 
 
 def _schedule(request: Request) -> Dict[str, Any]:
@@ -109,18 +122,13 @@ async def schedule_get(request: Request) -> Response:
 
 
 async def schedule_exists(request: Request) -> Response:
-    ws = workspace_of(request)
-    return JSONResponse(request.path_params["path"] in emulator_of(request).store.workspaces[ws].schedules)
+    return JSONResponse(request.path_params["path"] in _records(request, "schedule"))
 
 
 async def schedule_delete(request: Request) -> Response:
-    ws = workspace_of(request)
-    emu = emulator_of(request)
-    with emu.store.lock:
-        if emu.store.workspaces[ws].schedules.pop(request.path_params["path"], None) is None:
-            raise not_found("schedule %s" % request.path_params["path"])
-    emu.scheduler.reset(ws, request.path_params["path"])
-    return text("Schedule %s deleted" % request.path_params["path"])
+    path = _delete(request, "schedule")
+    emulator_of(request).scheduler.reset(workspace_of(request), path)
+    return text("Schedule %s deleted" % path)
 
 
 async def schedule_setenabled(request: Request) -> Response:
@@ -216,17 +224,11 @@ async def variable_get_value(request: Request) -> Response:
 
 
 async def variable_exists(request: Request) -> Response:
-    ws = workspace_of(request)
-    return JSONResponse(request.path_params["path"] in emulator_of(request).store.workspaces[ws].variables)
+    return JSONResponse(request.path_params["path"] in _records(request, "variable"))
 
 
 async def variable_delete(request: Request) -> Response:
-    ws = workspace_of(request)
-    emu = emulator_of(request)
-    with emu.store.lock:
-        if emu.store.workspaces[ws].variables.pop(request.path_params["path"], None) is None:
-            raise not_found("variable %s" % request.path_params["path"])
-    return text("variable %s deleted" % request.path_params["path"])
+    return text("variable %s deleted" % _delete(request, "variable"))
 
 
 async def variable_list(request: Request) -> Response:
