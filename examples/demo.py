@@ -9,24 +9,10 @@ import os
 import subprocess
 import sys
 
+from metaflow_extensions.orchestrators.plugins.plan.serialize import from_dict, outline
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHOWN = ["branch", "nested_foreach", "switch_in_foreach", "recursive_switch"]
-
-
-def outline(seq):
-    out = []
-    for block in seq["blocks"]:
-        kind = block["_type"]
-        if kind == "StepTask":
-            out.append(block["name"])
-        elif kind == "Split":
-            out.append({"split": block["head"]["name"], "branches": [outline(b) for b in block["branches"]]})
-        elif kind == "Foreach":
-            out.append({"foreach": block["head"]["name"], "body": outline(block["body"])})
-        else:
-            out.append({"switch": block["head"]["name"],
-                        "cases": {"+".join(c["keys"]): outline(c["body"]) for c in block["cases"]}})
-    return out
 
 
 def main():
@@ -37,7 +23,7 @@ def main():
                               capture_output=True, text=True, env=env, cwd=HERE)
         if proc.returncode != 0:
             sys.exit(proc.stderr)
-        print("%-20s %s" % (name, json.dumps(outline(json.loads(proc.stdout)["root"]))))
+        print("%-20s %s" % (name, json.dumps(outline(from_dict(json.loads(proc.stdout)).root))))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ reads them from task reports.
 import pytest
 
 import flowrunner as fr
-from metaflow_extensions.orchestrators.plugins.plan import Foreach, iter_steps
+from metaflow_extensions.orchestrators.plugins.plan import Foreach, iter_blocks, iter_steps
 from metaflow_extensions.orchestrators.plugins.runtime import ids
 from metaflow_extensions.orchestrators.plugins.runtime.launcher import RuntimeValues, input_paths
 from metaflow_extensions.orchestrators.plugins.runtime.spec import step_spec
@@ -23,21 +23,7 @@ SHAPES = [
 
 def _foreach_heads(plan):
     """join step -> foreach step it closes."""
-    out = {}
-
-    def visit(seq):
-        for block in seq:
-            if isinstance(block, Foreach):
-                out[block.join] = block.head.name
-                visit(block.body)
-            for attr in ("branches",):
-                for branch in getattr(block, attr, ()):
-                    visit(branch)
-            for case in getattr(block, "cases", ()):
-                visit(case.body)
-
-    visit(plan.root)
-    return out
+    return {b.join: b.head.name for b in iter_blocks(plan.root) if isinstance(b, Foreach)}
 
 
 def _ground_truth(plan, local):

@@ -1,12 +1,12 @@
 """Every decorator and flow-level fact resolved into plain plan fields."""
+import json
+import subprocess
+import sys
 import textwrap
-
-import pytest
 
 import flowrunner as fr
 from metaflow_extensions.orchestrators.plugins.plan import ParamType
 from metaflow_extensions.orchestrators.plugins.plan.serialize import from_dict
-import json
 
 
 def test_parameters_have_declared_types_defaults_and_cli_names():
@@ -84,7 +84,6 @@ def test_include_file_parameter_is_refused_with_a_clear_error(tmp_path):
         if __name__ == "__main__":
             IncFlow()
     '''))
-    import subprocess, sys, os
     proc = subprocess.run([sys.executable, str(flow), "kestra", "plan"], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode != 0
     assert "IncludeFile parameter data is not supported" in proc.stderr.replace("*", "")

@@ -48,10 +48,6 @@ def test_tree_shape(name):
     assert len(names) == len(set(names)), "a step placed twice"
 
 
-def _tail(step, **kw):
-    return {"step": step, **kw}
-
-
 def test_input_rules_of_joins_and_merges():
     branch = fr.load_plan("branch")
     assert branch.step("a1").inputs.kind == "linear" and branch.step("a1").inputs.tails[0].step == "start"

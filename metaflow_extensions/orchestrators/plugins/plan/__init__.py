@@ -21,11 +21,12 @@ from .model import (
     StepTask,
     Switch,
     Tail,
+    iter_blocks,
     iter_steps,
 )
 
 __all__ = [
     "build_plan", "PlanError", "Capabilities", "require_supported", "Case", "EventTrigger", "FlowTrigger", "Foreach", "InputRule",
     "NodeKind", "Parameter", "ParamType", "Plan", "Project", "Resources", "Retry", "Schedule",
-    "Sequence", "Split", "StepTask", "Switch", "Tail", "iter_steps",
+    "Sequence", "Split", "StepTask", "Switch", "Tail", "iter_blocks", "iter_steps",
 ]

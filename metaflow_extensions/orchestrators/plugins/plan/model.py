@@ -237,18 +237,21 @@ class Plan:
         raise KeyError(name)
 
 
-def iter_steps(seq: Sequence) -> Iterator[StepTask]:
+def iter_blocks(seq: Sequence) -> Iterator[Block]:
+    """Every block at every depth, each before the blocks nested in it (plan order)."""
     for block in seq:
-        if isinstance(block, StepTask):
-            yield block
-        elif isinstance(block, Split):
-            yield block.head
+        yield block
+        if isinstance(block, Split):
             for branch in block.branches:
-                yield from iter_steps(branch)
+                yield from iter_blocks(branch)
         elif isinstance(block, Foreach):
-            yield block.head
-            yield from iter_steps(block.body)
-        else:
-            yield block.head
+            yield from iter_blocks(block.body)
+        elif isinstance(block, Switch):
             for case in block.cases:
-                yield from iter_steps(case.body)
+                yield from iter_blocks(case.body)
+
+
+def iter_steps(seq: Sequence) -> Iterator[StepTask]:
+    """Every step exactly once, in plan (topological) order."""
+    for block in iter_blocks(seq):
+        yield block if isinstance(block, StepTask) else block.head

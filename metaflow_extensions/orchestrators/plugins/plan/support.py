@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import FrozenSet
 
 from .errors import PlanError
-from .model import Foreach, Plan, Switch, iter_steps
+from .model import Foreach, Plan, Switch, iter_blocks, iter_steps
 
 
 @dataclass(frozen=True)
@@ -33,21 +33,8 @@ def require_supported(plan: Plan, caps: Capabilities) -> None:
                 "@%s is not supported on %s because it only launches remote compute through "
                 "Metaflow's local runtime; forwarded as is, the step would silently run on "
                 "the %s worker instead" % (task.compute, caps.engine, caps.engine), task.name)
-    if not caps.recursive_switch:
-        for block in _blocks(plan.root):
-            if isinstance(block, Switch) and block.head.recursive:
-                raise PlanError("a switch that loops back to itself cannot be expressed on %s" % caps.engine, block.head.name)
-    for block in _blocks(plan.root):
+    for block in iter_blocks(plan.root):
+        if isinstance(block, Switch) and block.head.recursive and not caps.recursive_switch:
+            raise PlanError("a switch that loops back to itself cannot be expressed on %s" % caps.engine, block.head.name)
         if isinstance(block, Foreach) and block.num_parallel and not caps.parallel:
             raise PlanError("num_parallel is not supported on %s" % caps.engine, block.head.name)
-
-
-def _blocks(seq):
-    for block in seq:
-        yield block
-        for branch in getattr(block, "branches", ()):
-            yield from _blocks(branch)
-        if isinstance(block, Foreach):
-            yield from _blocks(block.body)
-        for case in getattr(block, "cases", ()):
-            yield from _blocks(case.body)
