@@ -10,7 +10,7 @@ from typing import Any, Dict
 
 from metaflow.decorators import StepDecorator
 
-from . import reporter
+from . import ids, reporter
 
 
 class OrchestratorsInternalDecorator(StepDecorator):
@@ -41,10 +41,21 @@ def task_report(step_name: str, flow, graph, artifacts: list) -> Dict[str, Any]:
         "artifacts": artifacts,
         "snippet": client_snippet(current.pathspec),
     }
+    path, iteration = ids.parse_task_id(current.task_id)
     if node.type == "foreach":
-        values["foreach_width"] = int(flow._foreach_num_splits or 0)
+        width = int(flow._foreach_num_splits or 0)
+        values["foreach_width"] = width
+        # The children's full index paths: an engine iterates over these, so every body
+        # task gets its whole position as one value (no parent traversal needed).
+        values["foreach_indices"] = [ids.index_text(path + (i,)) for i in range(width)]
     if node.type == "split-switch":
-        values["branch"] = flow._transition[0][0]
+        chosen = flow._transition[0][0]
+        key = ids.position_key(step_name, path)
+        values["branch"] = chosen
+        # Position-keyed, so reports of many switch tasks merge without clashing.
+        values["branches"] = {key: chosen}
+        if iteration is not None and chosen != step_name:
+            values["loops"] = {key: iteration}
     return values
 
 

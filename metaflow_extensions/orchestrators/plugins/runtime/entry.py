@@ -14,7 +14,7 @@ import json
 import os
 import runpy
 import sys
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from . import ids
 from .launcher import Command, LaunchError, RuntimeValues, build_command, decode_spec
@@ -27,9 +27,11 @@ _OPTIONS = {
     "iteration": ("MFO_ITERATION", "iteration of a recursive switch step"),
     "attempt": ("MFO_ATTEMPT", "0-based attempt number"),
     "width": ("MFO_WIDTH", "foreach join: number of splits"),
-    "branches": ("MFO_BRANCHES", "JSON {position key: step taken} reported by switch steps"),
-    "loops": ("MFO_LOOPS", "JSON {position key: last iteration} of recursive switch steps"),
+    "branches": ("MFO_BRANCHES", "JSON {position key: step taken} reported by switch steps, or any JSON "
+                 "holding such maps under a \"branches\" key (engine outputs as they render)"),
+    "loops": ("MFO_LOOPS", "JSON {position key: last iteration} of recursive switch steps (same forms)"),
     "params": ("MFO_PARAMS", "init: JSON {parameter name: value}"),
+    "event": ("MFO_EVENT", "init: JSON payload of the event that triggered the run"),
 }
 
 
@@ -50,9 +52,10 @@ def runtime_values(args: argparse.Namespace) -> RuntimeValues:
         iteration=_int(args.iteration),
         attempt=_int(args.attempt),
         width=None if args.width in (None, "") else int(args.width),
-        branches=_json(args.branches),
-        loops={k: int(v) for k, v in _json(args.loops).items()},
+        branches=collect_positions(args.branches, "branches", str),
+        loops=collect_positions(args.loops, "loops", int),
         params=_json(args.params),
+        event=_event(args.event),
     )
 
 
@@ -67,6 +70,39 @@ def _json(text: Optional[str]) -> Dict:
     if not isinstance(value, dict):
         raise LaunchError("expected a JSON object, got %r" % text)
     return value
+
+
+def collect_positions(text: Optional[str], key: str, kind: type) -> Dict[str, Any]:
+    """Position-keyed facts from whatever an engine rendered: a flat map, a list of maps,
+    or outputs trees (Kestra value-keyed ForEach outputs, Loop outputs) holding such maps
+    under ``key``; JSON text inside is decoded. Position keys are unique, so merging
+    everything found is safe."""
+    found: Dict[str, Any] = {}
+    if text not in (None, ""):
+        _collect(json.loads(text), key, kind, True, found)
+    return found
+
+
+def _collect(value: Any, key: str, kind: type, direct: bool, found: Dict[str, Any]) -> None:
+    if isinstance(value, str):
+        if value[:1] in ("{", "["):
+            _collect(json.loads(value), key, kind, direct, found)
+    elif isinstance(value, list):
+        for item in value:
+            _collect(item, key, kind, direct, found)
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            if direct and type(item) is kind:
+                found[name] = item
+            else:
+                _collect(item, key, kind, name == key, found)
+
+
+def _event(text: Optional[str]) -> Optional[Dict]:
+    if text in (None, "", "null"):
+        return None
+    value = json.loads(text)
+    return value if isinstance(value, dict) else None
 
 
 def write_files(files: Dict[str, str]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 PARAMS_STEP = "_parameters"
 PARAMS_TASK_ID = "params"
@@ -35,7 +35,7 @@ def position_key(step: str, index_path: Sequence[int] = ()) -> str:
     """How engines name a step at a foreach position when reporting a switch choice."""
     if not index_path:
         return step
-    return "%s@%s" % (step, ".".join(str(int(i)) for i in index_path))
+    return "%s@%s" % (step, index_text(index_path))
 
 
 def parse_index_path(text: Optional[str]) -> tuple:
@@ -44,3 +44,20 @@ def parse_index_path(text: Optional[str]) -> tuple:
     if not text:
         return ()
     return tuple(int(p) for p in re.split(r"[.,\s]+", text) if p != "")
+
+
+def parse_task_id(text: str) -> Tuple[Tuple[int, ...], Optional[int]]:
+    """Inverse of ``task_id``: ``"t-2-r3"`` -> ``((2,), 3)``. Lets a task find its own
+    position (e.g. to name its foreach children) from the id Metaflow gave it."""
+    parts = text.split("-")
+    if not parts or parts[0] != "t":
+        raise ValueError("%r is not a task id of this orchestrator" % text)
+    iteration = None
+    if len(parts) > 1 and parts[-1].startswith("r"):
+        iteration = int(parts.pop()[1:])
+    return tuple(int(p) for p in parts[1:]), iteration
+
+
+def index_text(index_path: Sequence[int]) -> str:
+    """``(2, 0)`` -> ``"2.0"``: how engines carry an index path as one foreach value."""
+    return ".".join(str(int(i)) for i in index_path)

@@ -33,6 +33,7 @@ class RuntimeValues:
     branches: Mapping[str, str] = field(default_factory=dict)  # position key -> step taken
     loops: Mapping[str, int] = field(default_factory=dict)  # position key -> last iteration
     params: Mapping[str, Any] = field(default_factory=dict)  # init: parameter name -> value
+    event: Optional[Mapping[str, Any]] = None  # init: payload of the triggering event
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def _init_command(spec, rt: RuntimeValues) -> Command:
     argv = _prefix(spec) + config_opts + ["init", "--run-id", run_id(spec, rt), "--task-id", ids.PARAMS_TASK_ID]
     argv += _tags(spec)
     types = spec.get("params") or {}
-    for name, value in sorted(rt.params.items()):
+    for name, value in sorted(event_params(spec, rt).items()):
         if name not in types:
             raise LaunchError("the flow has no parameter %r" % name)
         if value is not None:
@@ -92,6 +93,23 @@ def _step_command(spec, rt: RuntimeValues) -> Command:
     if spec.get("namespace"):
         argv += ["--namespace", spec["namespace"]]
     return Command(argv, env, files)
+
+
+def event_params(spec: Mapping[str, Any], rt: RuntimeValues) -> Dict[str, Any]:
+    """Trigger-time values, then what the triggering event's payload says: each
+    ``@trigger`` maps payload fields to parameters (by parameter name when it gives no
+    mapping, as Argo does); the first event naming a parameter wins."""
+    params = dict(rt.params)
+    if not rt.event:
+        return params
+    taken = set()
+    for mapping in spec.get("events") or ():
+        pairs = mapping.items() if mapping else ((name, name) for name in spec.get("params") or {})
+        for param, fieldname in pairs:
+            if param not in taken and fieldname in rt.event:
+                params[param] = rt.event[fieldname]
+                taken.add(param)
+    return params
 
 
 def input_paths(spec: Mapping[str, Any], rt: RuntimeValues) -> Tuple[List[str], Optional[int]]:

@@ -24,8 +24,12 @@ def report_to_file(values: Mapping[str, Any]) -> None:
 
 
 def report_to_kestra(values: Mapping[str, Any]) -> None:
-    """Kestra turns a ``::{"outputs": {...}}::`` stdout line into task outputs."""
-    sys.stdout.write("::%s::\n" % json.dumps({"outputs": dict(values)}, sort_keys=True))
+    """Kestra turns a ``::{"outputs": {...}}::`` stdout line into task outputs; the
+    ``metaflow_*`` names are what users see in the Kestra UI's Outputs tab."""
+    outputs = dict(values)
+    outputs["metaflow_artifacts"] = outputs.pop("artifacts", [])
+    outputs["metaflow_snippet"] = outputs.pop("snippet", "")
+    sys.stdout.write("::%s::\n" % json.dumps({"outputs": outputs}, sort_keys=True))
     sys.stdout.flush()
 
 

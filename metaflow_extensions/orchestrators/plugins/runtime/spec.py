@@ -85,6 +85,7 @@ def init_spec(plan: Plan, deploy: DeployOptions) -> Dict[str, Any]:
         kind="init",
         top=top_level_options(plan, deploy),
         params={p.name: p.type.value for p in plan.parameters},
+        events=[dict(t.parameters) for t in plan.event_triggers],
     )
     return spec
 

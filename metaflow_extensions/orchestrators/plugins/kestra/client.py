@@ -1,0 +1,550 @@
+"""A small, explicit REST client for Kestra 1.x and 2.x (reference: kestra.md §11, §12).
+
+Why our own client rather than kestrapy: kestrapy 2.x targets the 2.x ``/actions/`` paths only
+(404 on 1.x) and we must drive both major versions from one code path. The differences are kept
+in a few places, decided by the version the server reports at ``GET /api/v1/configs``:
+
+* tenant segment: ``/api/v1/main/...`` since 0.23 (OSS tenant ``main``), none before;
+* execution actions: 1.x ``executions/{id}/kill|restart``, 2.x ``executions/{id}/actions/...``;
+* task outputs: 1.x inline in ``taskRunList[*].outputs``, 2.x from ``GET outputs/{id}/...``;
+* log filters: 1.x ``minLevel``/``taskId``, 2.x ``filters[...]`` query syntax.
+
+Errors are turned into :class:`KestraError` subclasses carrying one user-facing line that
+never contains a password or token. Only GET requests are retried (see ``_send``).
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import httpx
+
+__all__ = [
+    "KestraError", "KestraConnectionError", "KestraAuthError", "KestraNotFound", "KestraInvalid",
+    "KestraConflict", "KestraTimeout", "TERMINAL_STATES", "KestraClient",
+]
+
+# Terminal execution / task-run states (kestra.md §11, source `State.isTerminated`).
+TERMINAL_STATES = frozenset({"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "RETRIED", "SKIPPED"})
+
+# Log levels, lowest first (slf4j `Level`), for the client-side `min_level` filter.
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
+
+_CREDENTIALS_HINT = ("check KESTRA_USER/KESTRA_PASSWORD (or --kestra-user/--kestra-password), "
+                     "or KESTRA_TOKEN for a Kestra Enterprise API token")
+_HOST_HINT = "is it running? Set --kestra-host or KESTRA_HOST"
+_MAX_DETAIL = 500
+# How long `wait` tolerates a 404 for a just-created execution: Kestra stores executions
+# asynchronously (queue -> repository), so a GET right after the trigger may not find it yet.
+_NOT_FOUND_GRACE = 10.0
+
+
+class KestraError(Exception):
+    """A failed Kestra call, as one user-facing line (never contains credentials)."""
+
+
+class KestraConnectionError(KestraError):
+    """Kestra could not be reached at all (refused, DNS, timeout...)."""
+
+
+class KestraAuthError(KestraError):
+    """401/403: missing or wrong credentials."""
+
+
+class KestraNotFound(KestraError):
+    """404: unknown flow, execution, webhook key..."""
+
+
+class KestraInvalid(KestraError):
+    """400/422: Kestra rejected what we sent (invalid flow, inputs...).
+
+    ``messages`` keeps Kestra's individual messages (``validate_flow`` returns them)."""
+
+    def __init__(self, message: str, messages: Sequence[str] = ()):
+        super().__init__(message)
+        self.messages = [m for m in messages if m]
+
+
+class KestraConflict(KestraError):
+    """409: the request conflicts with the current state (kill of an ended execution...)."""
+
+
+class KestraTimeout(KestraError):
+    """`KestraClient.wait` gave up before the execution ended (it keeps running on Kestra)."""
+
+
+Version = Tuple[int, int, int]
+OnUpdate = Callable[[Dict[str, Any]], None]
+
+
+class KestraClient:
+    """Kestra REST API client for 1.x and 2.x servers (OSS, or Enterprise with ``token``/``tenant``).
+
+    ``tenant``: ``None`` = automatic (``main`` from 0.23 on, no tenant segment before);
+    ``""`` = never a tenant segment; any other string is used as given (Enterprise tenants).
+    ``transport``: an optional httpx transport, e.g. ``httpx.MockTransport`` in tests.
+    """
+
+    def __init__(self, host: str, username: Optional[str] = None, password: Optional[str] = None,
+                 token: Optional[str] = None, tenant: Optional[str] = None, timeout: float = 30.0,
+                 retries: int = 3, transport: Optional[httpx.BaseTransport] = None):
+        host, url_user, url_password = _split_userinfo(host.strip().rstrip("/"))
+        if not re.match(r"^https?://", host):
+            shown = host.rpartition("@")[2]  # never echo a user:password@ prefix
+            raise KestraError("invalid Kestra host %r: expected http(s)://host[:port]; %s"
+                              % (shown, "set --kestra-host or KESTRA_HOST"))
+        self.host = host
+        self.retries = max(int(retries), 0)
+        self._tenant = tenant
+        self._version: Optional[Version] = None
+        username = username if username is not None else url_user
+        password = password if password is not None else url_password
+        self._secrets = [s for s in (password, token) if s]
+        self._has_credentials = bool(username or password or token)
+        headers = {"Accept": "application/json"}
+        auth: Optional[httpx.Auth] = None
+        if token:
+            headers["Authorization"] = "Bearer %s" % token
+        elif username is not None or password is not None:
+            auth = httpx.BasicAuth(username or "", password or "")
+        # No session-wide Content-Type: each request sets its own (x-yaml, multipart, JSON).
+        self._http = httpx.Client(base_url=host, headers=headers, auth=auth, timeout=timeout,
+                                  transport=transport, follow_redirects=False)
+        self._auth_desc = "token" if token else ("user %r" % username if username else "no credentials")
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "KestraClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        # Never show the password or token: repr() ends up in logs and tracebacks.
+        return "KestraClient(host=%r, auth=%s, tenant=%r)" % (self.host, self._auth_desc, self._tenant)
+
+    # ---- version and paths ---------------------------------------------------------------
+    @property
+    def version(self) -> Version:
+        """(major, minor, patch) reported by ``GET /api/v1/configs`` (untenanted, cached)."""
+        if self._version is None:
+            body = self._json(self._send("GET", "/api/v1/configs", "the server configuration"))
+            raw = str((body or {}).get("version") or "") if isinstance(body, dict) else ""
+            found = re.match(r"^\s*v?(\d+)\.(\d+)(?:\.(\d+))?", raw)
+            if not found:
+                raise KestraError("Kestra at %s did not report a version at /api/v1/configs (got %r); "
+                                  "is this a Kestra server?" % (self.host, raw[:80]))
+            self._version = (int(found.group(1)), int(found.group(2)), int(found.group(3) or 0))
+        return self._version
+
+    @property
+    def major(self) -> int:
+        return self.version[0]
+
+    @property
+    def tenant(self) -> Optional[str]:
+        """The tenant path segment, or None when the server has none (≤ 0.22) or it was disabled."""
+        if self._tenant is not None:
+            return self._tenant or None
+        return "main" if self.version >= (0, 23, 0) else None
+
+    def _api(self, *parts: str) -> str:
+        """``/api/v1[/{tenant}]/part/part``; each part is URL-quoted (ids may hold odd characters)."""
+        tenant = self.tenant
+        segments = ["api", "v1"] + ([quote(tenant, safe="")] if tenant else [])
+        segments += [quote(p, safe="") for p in parts]
+        return "/" + "/".join(segments)
+
+    def _action(self, execution_id: str, action: str) -> str:
+        """1.x ``executions/{id}/{action}``; 2.x moved them under ``/actions/`` (kestra.md §14)."""
+        if self.major >= 2:
+            return self._api("executions", execution_id, "actions", action)
+        return self._api("executions", execution_id, action)
+
+    # ---- flows ------------------------------------------------------------------------------
+    def validate_flow(self, source: str) -> List[str]:
+        """Server-side validation; the constraint messages, [] when the flow is valid.
+
+        ``POST flows/validate`` answers 200 with one result per YAML document whose
+        ``constraints`` is null when valid; a 422 (some versions) is turned into messages too."""
+        try:
+            response = self._send("POST", self._api("flows", "validate"), "the flow",
+                                  content=source.encode("utf-8"), headers=_YAML)
+        except KestraInvalid as exc:
+            return list(exc.messages) or [str(exc)]
+        messages: List[str] = []
+        for item in self._json(response) or []:
+            constraints = item.get("constraints") if isinstance(item, dict) else None
+            if constraints:
+                messages.extend(line.strip() for line in str(constraints).splitlines() if line.strip())
+        return messages
+
+    def get_flow(self, namespace: str, flow_id: str) -> Optional[Dict[str, Any]]:
+        """The flow with its source, or None when it does not exist."""
+        try:
+            response = self._send("GET", self._api("flows", namespace, flow_id),
+                                  _flow_name(namespace, flow_id), params={"source": "true"})
+        except KestraNotFound:
+            return None
+        return self._json(response)
+
+    def upsert_flow(self, source: str, namespace: str, flow_id: str) -> Dict[str, Any]:
+        """Create or update: GET, then PUT when it exists, POST when it does not.
+
+        Deliberately not "POST and PUT on 422": Kestra reports validation errors as 422 too,
+        so a 422 must surface as :class:`KestraInvalid`, not be mistaken for "exists"."""
+        subject = _flow_name(namespace, flow_id)
+        body = source.encode("utf-8")
+        if self.get_flow(namespace, flow_id) is not None:
+            response = self._send("PUT", self._api("flows", namespace, flow_id), subject,
+                                  content=body, headers=_YAML)
+        else:
+            response = self._send("POST", self._api("flows"), subject, content=body, headers=_YAML)
+        return self._json(response)
+
+    def delete_flow(self, namespace: str, flow_id: str) -> None:
+        self._send("DELETE", self._api("flows", namespace, flow_id), _flow_name(namespace, flow_id))
+
+    def list_flows(self, namespace: str) -> List[Dict[str, Any]]:
+        """Flows of exactly this namespace (``GET flows/{namespace}``)."""
+        return list(self._json(self._send("GET", self._api("flows", namespace),
+                                          "the namespace %s" % namespace)) or [])
+
+    # ---- executions ------------------------------------------------------------------------
+    def trigger(self, namespace: str, flow_id: str, inputs: Optional[Dict[str, Any]] = None,
+                labels: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """Start an execution; returns Kestra's answer (the Execution plus ``url``).
+
+        Inputs go as real multipart/form-data, one text part per input (kestra.md §12); with no
+        inputs there is no body at all. Never retried once sent (see ``_send``): a retry could
+        start the flow twice."""
+        params = [("labels", "%s:%s" % (k, v)) for k, v in (labels or {}).items()]
+        files = [(name, (None, encode_input(value))) for name, value in (inputs or {}).items()
+                 if value is not None]
+        response = self._send("POST", self._api("executions", namespace, flow_id),
+                              _flow_name(namespace, flow_id), params=params, files=files or None)
+        return self._json(response)
+
+    def get_execution(self, execution_id: str) -> Dict[str, Any]:
+        return self._json(self._send("GET", self._api("executions", execution_id),
+                                     "execution %s" % execution_id))
+
+    def task_runs(self, execution_id: str, execution: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+        """The execution's ``taskRunList``, each entry with an ``outputs`` dict on both versions.
+
+        1.x returns outputs inline. 2.x dropped them from the task runs: ``GET outputs/{id}``
+        lists the task runs that have outputs (``TaskOutputInformation``, no values) and
+        ``GET outputs/{id}/{taskRunId}`` gives each map (spec 2.0). Entries without outputs get {}."""
+        if execution is None:
+            execution = self.get_execution(execution_id)
+        runs = [dict(run) for run in execution.get("taskRunList") or []]
+        missing = [run for run in runs if run.get("outputs") is None]
+        if missing and self.major >= 2:
+            with_outputs = {info.get("taskRunId") for info in self._output_infos(execution_id)}
+            for run in missing:
+                if run.get("id") in with_outputs:
+                    run["outputs"] = self._taskrun_outputs(execution_id, run["id"])
+        for run in runs:
+            if run.get("outputs") is None:
+                run["outputs"] = {}
+        return runs
+
+    def _output_infos(self, execution_id: str) -> List[Dict[str, Any]]:
+        body = self._json(self._send("GET", self._api("outputs", execution_id),
+                                     "the outputs of execution %s" % execution_id))
+        return [item for item in body or [] if isinstance(item, dict)]
+
+    def _taskrun_outputs(self, execution_id: str, taskrun_id: str) -> Dict[str, Any]:
+        try:
+            body = self._json(self._send("GET", self._api("outputs", execution_id, taskrun_id),
+                                         "the outputs of task run %s" % taskrun_id))
+        except KestraNotFound:
+            return {}
+        return body if isinstance(body, dict) else {}
+
+    def list_executions(self, namespace: str, flow_id: str, size: int = 25) -> List[Dict[str, Any]]:
+        """The flow's latest executions, newest first (sorted here: the server's order is unspecified)."""
+        body = self._json(self._send("GET", self._api("executions"), _flow_name(namespace, flow_id),
+                                     params={"namespace": namespace, "flowId": flow_id,
+                                             "page": 1, "size": max(int(size), 1)}))
+        results = [e for e in (body or {}).get("results") or []
+                   if e.get("namespace") == namespace and e.get("flowId") == flow_id]
+        return sorted(results, key=_start_date, reverse=True)
+
+    def kill(self, execution_id: str) -> None:
+        """Request a kill (the execution goes KILLING -> KILLED); 409 when it already ended."""
+        self._send("DELETE", self._action(execution_id, "kill"), "execution %s" % execution_id)
+
+    def restart(self, execution_id: str) -> Dict[str, Any]:
+        """Re-run the failed task runs of an ended execution; same execution id (kestra.md §11)."""
+        return self._json(self._send("POST", self._action(execution_id, "restart"),
+                                     "execution %s" % execution_id))
+
+    def logs(self, execution_id: str, task_id: Optional[str] = None,
+             min_level: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Log entries of an execution, optionally of one task and from a minimum level.
+
+        The filters are sent in the version's syntax and also applied here, because 2.x servers
+        ignore the legacy parameters and the exact semantics of ``filters[level]`` vary."""
+        level = min_level.upper() if min_level else None
+        if level is not None and level not in LOG_LEVELS:
+            raise ValueError("min_level must be one of %s" % ", ".join(LOG_LEVELS))
+        params: Dict[str, str] = {}
+        if self.major >= 2:
+            if task_id:
+                params["filters[taskId][EQUALS]"] = task_id
+            if level:
+                params["filters[level][EQUALS]"] = level
+        else:
+            if task_id:
+                params["taskId"] = task_id
+            if level:
+                params["minLevel"] = level
+        body = self._json(self._send("GET", self._api("logs", execution_id),
+                                     "the logs of execution %s" % execution_id, params=params))
+        entries = [e for e in body or [] if isinstance(e, dict)]
+        if task_id:
+            entries = [e for e in entries if e.get("taskId") == task_id]
+        if level:
+            floor = LOG_LEVELS.index(level)
+            entries = [e for e in entries if _level_rank(e.get("level")) >= floor]
+        return entries
+
+    def webhook(self, namespace: str, flow_id: str, key: str, payload: Any) -> Optional[Dict[str, Any]]:
+        """Fire a flow's Webhook trigger with a JSON body; None when Kestra started nothing (204)."""
+        response = self._send("POST", self._api("executions", "webhook", namespace, flow_id, key),
+                              "the webhook of %s" % _flow_name(namespace, flow_id),
+                              content=json.dumps(payload).encode("utf-8"), headers=_JSON)
+        if response.status_code == 204 or not response.content:
+            return None
+        return self._json(response)
+
+    def wait(self, execution_id: str, max_wait: Optional[float] = None, poll: float = 1.0,
+             on_update: Optional[OnUpdate] = None) -> Dict[str, Any]:
+        """Poll until the execution reaches a terminal state and return it.
+
+        ``on_update(execution)`` is called whenever the execution state or any task-run state
+        changed (live progress). Raises :class:`KestraTimeout` after ``max_wait`` seconds; the
+        execution itself keeps running on Kestra."""
+        start = time.monotonic()
+        deadline = None if max_wait is None else start + max_wait
+        last: Any = None
+        while True:
+            execution = self._poll_once(execution_id, start)
+            if execution is not None:
+                fingerprint = _fingerprint(execution)
+                if on_update is not None and fingerprint != last:
+                    on_update(execution)
+                last = fingerprint
+                if _current_state(execution) in TERMINAL_STATES:
+                    return execution
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                raise KestraTimeout(self._timeout_message(execution_id, execution, max_wait))
+            time.sleep(max(0.0, min(poll, deadline - now) if deadline is not None else poll))
+
+    def _poll_once(self, execution_id: str, start: float) -> Optional[Dict[str, Any]]:
+        """One GET; a 404 shortly after the start is "not stored yet", not an error."""
+        try:
+            return self.get_execution(execution_id)
+        except KestraNotFound:
+            if time.monotonic() - start < _NOT_FOUND_GRACE:
+                return None
+            raise
+
+    def _timeout_message(self, execution_id: str, execution: Optional[Dict[str, Any]],
+                         max_wait: Optional[float]) -> str:
+        state = _current_state(execution) if execution else "not visible yet"
+        where = ""
+        if execution and execution.get("namespace") and execution.get("flowId"):
+            where = "; see %s" % self.ui_url(execution["namespace"], execution["flowId"], execution_id)
+        return ("execution %s did not end within %gs (state: %s); it keeps running on Kestra%s"
+                % (execution_id, max_wait or 0, state, where))
+
+    def ui_url(self, namespace: str, flow_id: str, execution_id: str) -> str:
+        """Link to the execution in Kestra's UI: ``{host}/ui[/{tenant}]/executions/{ns}/{flow}/{id}``."""
+        tenant = self.tenant
+        parts = ["ui"] + ([tenant] if tenant else []) + ["executions", namespace, flow_id, execution_id]
+        return self.host + "/" + "/".join(quote(p, safe="") for p in parts)
+
+    # ---- transport, retries, errors ------------------------------------------------------------
+    def _send(self, method: str, path: str, subject: str, **kwargs: Any) -> httpx.Response:
+        """Send one request and return the 2xx response, or raise a KestraError.
+
+        Retry policy (kept simple): only GET is retried, up to ``retries`` times with a
+        0.2 s, 0.4 s, 0.8 s... backoff, on transport errors and 5xx answers. GETs are
+        idempotent; a POST/PUT/DELETE is sent once, because e.g. a retried trigger could start
+        the flow twice after the server already acted on it."""
+        attempts = 1 + (self.retries if method == "GET" else 0)
+        for attempt in range(attempts):
+            last_try = attempt == attempts - 1
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                if last_try:
+                    raise KestraConnectionError(self._scrub(self._connection_message(exc))) from None
+            else:
+                if response.status_code < 500 or last_try:
+                    return self._check(response, subject)
+            time.sleep(0.2 * (2 ** attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _check(self, response: httpx.Response, subject: str) -> httpx.Response:
+        """Map a non-2xx answer to the matching KestraError subclass."""
+        code = response.status_code
+        if code < 300:
+            return response
+        messages = _error_messages(response)
+        detail = self._scrub(_one_line("; ".join(messages)))
+        suffix = (": " + detail) if detail else ""
+        if code == 401:
+            problem = ("refused the credentials (401, %s)" % self._auth_desc if self._has_credentials
+                       else "requires authentication (401)")
+            raise KestraAuthError("Kestra at %s %s; %s" % (self.host, problem, _CREDENTIALS_HINT))
+        if code == 403:
+            raise KestraAuthError("Kestra at %s denied access to %s (403, %s); %s"
+                                  % (self.host, subject, self._auth_desc, _CREDENTIALS_HINT))
+        if code == 404:
+            raise KestraNotFound("%s was not found on Kestra (404)%s" % (_capitalize(subject), suffix))
+        if code in (400, 422):
+            raise KestraInvalid("Kestra rejected %s (%s)%s" % (subject, code, suffix),
+                                [self._scrub(_one_line(m)) for m in messages])
+        if code == 409:
+            raise KestraConflict("Kestra refused the request on %s (409 conflict)%s" % (subject, suffix))
+        if code >= 500:
+            raise KestraError("Kestra failed on %s (%s %s)%s"
+                              % (subject, code, response.reason_phrase or "server error", suffix))
+        if code < 400:
+            location = response.headers.get("location", "")
+            raise KestraError("unexpected redirect from Kestra on %s (%s to %s); is %s the Kestra base URL? %s"
+                              % (subject, code, _one_line(location, 120) or "?", self.host,
+                                 "Set --kestra-host or KESTRA_HOST"))
+        raise KestraError("unexpected answer from Kestra on %s (%s)%s" % (subject, code, suffix))
+
+    def _connection_message(self, exc: httpx.TransportError) -> str:
+        return "cannot reach Kestra at %s (%s); %s" % (self.host, _transport_reason(exc), _HOST_HINT)
+
+    def _scrub(self, text: str) -> str:
+        """Belt and braces: a message must never echo a password or token back."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _json(self, response: httpx.Response) -> Any:
+        """Parse a JSON body whatever its Content-Type (2.x kill answers ``text/json``)."""
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise KestraError("Kestra at %s answered %s %s with a non-JSON body: %s"
+                              % (self.host, response.request.method, response.request.url.path,
+                                 self._scrub(_one_line(response.text, 120)))) from None
+
+
+_YAML = {"Content-Type": "application/x-yaml"}
+_JSON = {"Content-Type": "application/json"}
+
+
+def encode_input(value: Any) -> str:
+    """One multipart text part: strings verbatim, bools as true/false, everything else as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+def _flow_name(namespace: str, flow_id: str) -> str:
+    return "the flow %s.%s" % (namespace, flow_id)
+
+
+def _capitalize(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _one_line(text: str, limit: int = _MAX_DETAIL) -> str:
+    """Collapse whitespace so messages stay on one line; truncate very long server answers."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _error_messages(response: httpx.Response) -> List[str]:
+    """Kestra's ``message`` plus ``_embedded.errors[].message`` not already in it; else the text."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return [text.splitlines()[0]] if text else []
+    if not isinstance(body, dict):
+        return [str(body)]
+    messages: List[str] = []
+    main = body.get("message")
+    if main:
+        messages.append(str(main))
+    errors = (body.get("_embedded") or {}).get("errors") or []
+    for error in errors if isinstance(errors, list) else []:
+        text = error.get("message") if isinstance(error, dict) else None
+        if text and not any(str(text) in m for m in messages):
+            messages.append(str(text))
+    return messages
+
+
+def _transport_reason(exc: httpx.TransportError) -> str:
+    """A short reason for a transport failure: refused, host not found, timed out..."""
+    text = str(exc)
+    lowered = text.lower()
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if "refused" in lowered:
+        return "connection refused"
+    if any(s in lowered for s in ("name or service not known", "nodename nor servname", "getaddrinfo",
+                                  "name resolution", "no address associated")):
+        return "host not found"
+    if "ssl" in lowered or "certificate" in lowered:
+        return "TLS error: " + _one_line(text, 160)
+    return _one_line(text, 160) or type(exc).__name__
+
+
+def _split_userinfo(host: str) -> Tuple[str, Optional[str], Optional[str]]:
+    """Take ``user:pass@`` out of the host URL, so it is neither displayed nor sent twice."""
+    parts = urlsplit(host)
+    if "@" not in parts.netloc:
+        return host, None, None
+    userinfo, _, netloc = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    return (urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)),
+            unquote(user) or None, unquote(password) if password else None)
+
+
+def _current_state(execution: Optional[Dict[str, Any]]) -> str:
+    return str(((execution or {}).get("state") or {}).get("current") or "")
+
+
+def _fingerprint(execution: Dict[str, Any]) -> Tuple[Any, ...]:
+    """What `wait` compares to decide whether progress changed: execution and task-run states."""
+    runs = tuple((r.get("id"), _current_state(r)) for r in execution.get("taskRunList") or [])
+    return (_current_state(execution), runs)
+
+
+def _start_date(execution: Dict[str, Any]) -> Tuple[str, float]:
+    """Sort key from an ISO-8601 UTC start date: (seconds part, fraction), because the number
+    of fraction digits varies and "…:19Z" must not sort after "…:19.5Z"."""
+    state = execution.get("state") or {}
+    histories = state.get("histories") or [{}]
+    raw = str(state.get("startDate") or (histories[0] or {}).get("date") or "")
+    found = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?", raw)
+    if not found:
+        return (raw, 0.0)
+    return (found.group(1), float("0" + (found.group(2) or ".0")))
+
+
+def _level_rank(level: Any) -> int:
+    name = str(level or "").upper()
+    return LOG_LEVELS.index(name) if name in LOG_LEVELS else len(LOG_LEVELS)
