@@ -1,4 +1,330 @@
-"""``python flow.py kestra ...``: the Kestra command group."""
-from ..cli_common import engine_cli
+"""``python flow.py kestra ...``: compile, create, run, trigger, resume, status,
+list-runs, terminate, logs, send-event."""
+from __future__ import annotations
 
-cli, kestra = engine_cli("kestra", "Kestra (compile, create, trigger, ... arrive with the Kestra back end)")
+import functools
+import json
+import time
+from typing import Any, Dict, Optional
+
+from metaflow import parameters
+from metaflow._vendor import click
+from metaflow.exception import MetaflowException
+
+from ..cli_common import engine_cli, plan_from_obj
+from ..plan import PlanError
+from . import deployment as dep
+from .client import KestraError
+from .compiler import compile_flow, dump
+
+cli, kestra = engine_cli("kestra", "Kestra")
+
+
+class KestraCLIError(MetaflowException):
+    headline = "Kestra"
+
+
+def _errors(f):
+    """Engine and plan errors become one clear line, not a traceback."""
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except (KestraError, PlanError, ValueError) as ex:
+            raise KestraCLIError(str(ex))
+    return wrapper
+
+
+def connection_options(f):
+    for option in reversed([
+        click.option("--kestra-host", default=None, help="Kestra URL (env KESTRA_HOST, default http://localhost:8080)."),
+        click.option("--kestra-user", default=None, help="Basic-auth user (env KESTRA_USER)."),
+        click.option("--kestra-password", default=None, show_default=False,
+                     help="Basic-auth password (env KESTRA_PASSWORD; prefer the variable: options show in process lists)."),
+        click.option("--kestra-token", default=None, show_default=False, help="Enterprise API token (env KESTRA_TOKEN)."),
+        click.option("--kestra-tenant", default=None, help="Tenant (env KESTRA_TENANT; default: detected)."),
+        click.option("--kestra-namespace", default=None, help="Kestra namespace (env KESTRA_NAMESPACE, default metaflow)."),
+    ]):
+        f = option(f)
+    return f
+
+
+def deploy_options(f):
+    for option in reversed([
+        click.option("--name", default=None, help="Kestra flow id (default: the flow name, project-aware)."),
+        click.option("--tag", "tags", multiple=True, help="Tag every Metaflow run with this (repeatable)."),
+        click.option("--namespace", "user_namespace", default=None, help="Metaflow namespace of the runs."),
+        click.option("--max-workers", default=16, show_default=True, type=int,
+                     help="How many foreach iterations run at once."),
+        click.option("--workflow-timeout", default=None, type=int, help="Fail a run after this many seconds (sla)."),
+        click.option("--with", "decospecs", multiple=True, help="Add a decorator to every step (repeatable)."),
+        click.option("--branch", default=None, help="@project branch (same as the top-level --branch)."),
+        click.option("--production", is_flag=True, default=False, help="@project production deployment."),
+        click.option("--worker-python", default=None, help="Interpreter on the Kestra worker (default python3)."),
+    ]):
+        f = option(f)
+    return f
+
+
+def _conn(kw: Dict[str, Any]) -> dep.Connection:
+    return dep.connection(kw.get("kestra_host"), kw.get("kestra_user"), kw.get("kestra_password"),
+                          kw.get("kestra_token"), kw.get("kestra_tenant"), kw.get("kestra_namespace"))
+
+
+def _build(obj, kw: Dict[str, Any], version: int, conn: dep.Connection):
+    """The compiled document, its Kestra flow id and the plan it came from."""
+    plan = dep.with_branch(plan_from_obj(obj, kw.get("tags") or ()), kw.get("branch"), kw.get("production"))
+    plan = dep.add_decospecs(plan, kw.get("decospecs"))
+    fid = dep.deployment_name(plan, kw.get("name"))
+    options = dep.deploy_options(obj, plan, kw.get("tags") or (), kw.get("user_namespace"))
+    target = dep.target(plan, conn, fid, version, kw.get("max_workers") or 16, kw.get("workflow_timeout"),
+                        kw.get("worker_python"))
+    return compile_flow(plan, options, target), fid, plan
+
+
+@kestra.command(help="Compile this flow to a Kestra flow (YAML) without deploying it.")
+@click.argument("file", required=False, type=click.File("w"), default="-")
+@click.option("--kestra-version", type=click.Choice(["1", "2"]), default="2", show_default=True,
+              help="Kestra major version to target.")
+@click.option("--kestra-namespace", default=None, help="Kestra namespace (env KESTRA_NAMESPACE, default metaflow).")
+@deploy_options
+@click.pass_obj
+@_errors
+def compile(obj, file, kestra_version, **kw):
+    conn = dep.connection(namespace=kw.get("kestra_namespace"))
+    doc, _, _ = _build(obj, kw, int(kestra_version), conn)
+    file.write(dump(doc))
+
+
+@kestra.command(help="Deploy this flow to Kestra (create or update).")
+@connection_options
+@deploy_options
+@click.option("--kestra-version", type=click.Choice(["1", "2"]), default=None,
+              help="Kestra major version (default: asked from the server).")
+@click.option("--deployer-attribute-file", default=None, hidden=True,
+              help="Write the deployment's metadata to this file (Metaflow's Deployer API).")
+@click.pass_obj
+@_errors
+def create(obj, kestra_version=None, deployer_attribute_file=None, **kw):
+    _create(obj, kw, kestra_version, deployer_attribute_file)
+
+
+def _create(obj, kw, kestra_version, attribute_file) -> dep.Connection:
+    conn = _conn(kw)
+    with conn.client() as client:
+        version = int(kestra_version or client.major)
+        doc, fid, plan = _build(obj, kw, version, conn)
+        client.upsert_flow(dump(doc), conn.namespace, fid)
+    obj.echo("Flow *%s* deployed to Kestra %d.x as %s/%s." % (plan.flow_name, version, conn.namespace, fid), bold=True)
+    if plan.event_triggers:
+        obj.echo("It listens for events %s: publish one with `python %s kestra send-event NAME`."
+                 % (", ".join(e.name for e in plan.event_triggers), "flow.py"))
+    if attribute_file:
+        _write(attribute_file, {"name": fid, "flow_name": plan.flow_name, "metadata": obj.metadata.metadata_str(),
+                                "additional_info": {"namespace": conn.namespace, "flow_id": fid,
+                                                    "kestra_version": version}})
+    kw["name"] = fid
+    return conn
+
+
+def _write(path: str, content: Dict[str, Any]) -> None:
+    with open(path, "w") as f:
+        json.dump(content, f)
+
+
+def trigger_options(f):
+    for option in reversed([
+        click.option("--run-param", "run_params", multiple=True, help="Parameter as name=value (repeatable)."),
+        click.option("--wait/--no-wait", default=False, show_default=True, help="Wait for the run to end."),
+        click.option("--max-wait", default=None, type=float, help="Give up waiting after this many seconds."),
+        click.option("--run-id-file", default=None, help="Write the Metaflow run id to this file."),
+        click.option("--deployer-attribute-file", default=None, hidden=True,
+                     help="Write the run's metadata and pathspec to this file (Metaflow's Deployer API)."),
+    ]):
+        f = option(f)
+    return f
+
+
+@parameters.add_custom_parameters(deploy_mode=False)
+@kestra.command(help="Start a run of the deployed flow.")
+@connection_options
+@click.option("--name", default=None, help="Kestra flow id (default: the flow name, project-aware).")
+@click.option("--branch", default=None, help="@project branch of the deployment.")
+@click.option("--production", is_flag=True, default=False, help="@project production deployment.")
+@trigger_options
+@click.pass_obj
+@_errors
+def trigger(obj, **kw):
+    plan = dep.with_branch(plan_from_obj(obj), kw.get("branch"), kw.get("production"))
+    _trigger(obj, _conn(kw), dep.deployment_name(plan, kw.get("name")), kw)
+
+
+@parameters.add_custom_parameters(deploy_mode=False)
+@kestra.command(help="Deploy this flow and start a run of it (add --wait to follow it).")
+@connection_options
+@deploy_options
+@click.option("--kestra-version", type=click.Choice(["1", "2"]), default=None,
+              help="Kestra major version (default: asked from the server).")
+@trigger_options
+@click.pass_obj
+@_errors
+def run(obj, kestra_version=None, **kw):
+    attribute_file = kw.pop("deployer_attribute_file", None)
+    conn = _create(obj, kw, kestra_version, None)
+    kw["deployer_attribute_file"] = attribute_file
+    _trigger(obj, conn, kw["name"], kw)
+
+
+def _trigger(obj, conn: dep.Connection, fid: str, kw: Dict[str, Any]) -> None:
+    inputs = _inputs(obj, kw)
+    with conn.client() as client:
+        execution = client.trigger(conn.namespace, fid, inputs)
+        run_id = dep.run_id(execution["id"])
+        pathspec = "%s/%s" % (obj.flow.name, run_id)
+        # Written before waiting: the Deployer blocks on this file.
+        if kw.get("run_id_file"):
+            with open(kw["run_id_file"], "w") as f:
+                f.write(run_id)
+        if kw.get("deployer_attribute_file"):
+            _write(kw["deployer_attribute_file"], {"name": fid, "metadata": obj.metadata.metadata_str(),
+                                                   "pathspec": pathspec})
+        obj.echo("Run *%s* started on Kestra (execution %s)." % (pathspec, execution["id"]), bold=True)
+        obj.echo("Kestra UI: %s" % client.ui_url(conn.namespace, fid, execution["id"]))
+        if kw.get("wait"):
+            _wait(obj, client, execution["id"], kw.get("max_wait"))
+
+
+def _inputs(obj, kw: Dict[str, Any]) -> Dict[str, Any]:
+    """Typed parameter options, then ``--run-param name=value`` (which wins)."""
+    known = {}
+    inputs: Dict[str, Any] = {}
+    for _, param in obj.flow._get_parameters():
+        if getattr(param, "IS_CONFIG_PARAMETER", False):
+            continue
+        known[param.name] = param
+        value = kw.get(param.name.replace("-", "_").lower())
+        if value is not None:
+            if isinstance(value, parameters.DelayedEvaluationParameter):
+                value = value(return_str=True)
+            inputs[param.name] = value
+    for item in kw.get("run_params") or ():
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise KestraCLIError("--run-param expects name=value, got %r" % item)
+        if name not in known:
+            raise KestraCLIError("the flow has no parameter %r (parameters: %s)" % (name, ", ".join(sorted(known)) or "none"))
+        inputs[name] = value
+    return inputs
+
+
+def _wait(obj, client, execution_id: str, max_wait: Optional[float]) -> None:
+    seen: Dict[str, str] = {}
+
+    def progress(execution: Dict[str, Any]) -> None:
+        for run in execution.get("taskRunList") or []:
+            key = "%s%s" % (run["taskId"], " [%s]" % run["value"] if run.get("value") else "")
+            state = run.get("state", {}).get("current", "")
+            if seen.get(key) != state and not run["taskId"].startswith("mf-"):
+                seen[key] = state
+                obj.echo("    %s: %s" % (key, state))
+
+    execution = client.wait(execution_id, max_wait=max_wait, on_update=progress)
+    state = execution["state"]["current"]
+    if dep.status_of(execution) != "SUCCEEDED":
+        _print_failure(obj, client, execution)
+        raise KestraCLIError("run %s ended %s" % (dep.run_id(execution_id), state))
+    obj.echo("Run %s ended %s." % (dep.run_id(execution_id), state), bold=True)
+
+
+def _print_failure(obj, client, execution: Dict[str, Any]) -> None:
+    """The failed steps and the end of their output: the step's error, where users look."""
+    failed = [r for r in execution.get("taskRunList") or [] if r.get("state", {}).get("current") == "FAILED"
+              and not r["taskId"].startswith("mf-")]
+    for run in failed:
+        lines = [entry.get("message", "") for entry in client.logs(execution["id"], task_id=run["taskId"])]
+        obj.echo("Step %s failed:" % run["taskId"], bold=True)
+        for line in lines[-20:]:
+            obj.echo("    " + line)
+
+
+@kestra.command(help="Show the state of a run (Metaflow run id or Kestra execution id).")
+@connection_options
+@click.argument("run_id")
+@click.pass_obj
+@_errors
+def status(obj, run_id, **kw):
+    with _conn(kw).client() as client:
+        execution = client.get_execution(dep.execution_id(run_id))
+        click.echo("%s %s (Kestra %s)" % (dep.run_id(execution["id"]), dep.status_of(execution),
+                                               execution["state"]["current"]))
+        for run in client.task_runs(execution["id"], execution):
+            if not run["taskId"].startswith("mf-"):
+                value = " [%s]" % run["value"] if run.get("value") else ""
+                click.echo("    %s%s: %s" % (run["taskId"], value, run["state"]["current"]))
+
+
+@kestra.command(name="list-runs", help="List the runs of the deployed flow, newest first.")
+@connection_options
+@click.option("--name", default=None, help="Kestra flow id (default: the flow name, project-aware).")
+@click.option("--branch", default=None, help="@project branch of the deployment.")
+@click.option("--production", is_flag=True, default=False, help="@project production deployment.")
+@click.option("--limit", default=25, show_default=True, type=int)
+@click.pass_obj
+@_errors
+def list_runs(obj, limit, **kw):
+    plan = dep.with_branch(plan_from_obj(obj), kw.get("branch"), kw.get("production"))
+    conn = _conn(kw)
+    with conn.client() as client:
+        for execution in client.list_executions(conn.namespace, dep.deployment_name(plan, kw.get("name")), size=limit):
+            state = execution.get("state", {})
+            click.echo("%s  %-9s  %s" % (dep.run_id(execution["id"]), dep.status_of(execution),
+                                               state.get("startDate", "")))
+
+
+@kestra.command(help="Stop a running run (Metaflow run id or Kestra execution id).")
+@connection_options
+@click.argument("run_id")
+@click.pass_obj
+@_errors
+def terminate(obj, run_id, **kw):
+    with _conn(kw).client() as client:
+        client.kill(dep.execution_id(run_id))
+    obj.echo("Run %s is being terminated." % dep.run_id(dep.execution_id(run_id)))
+
+
+@kestra.command(help="Print the Kestra logs of a run (optionally one step).")
+@connection_options
+@click.argument("run_id")
+@click.option("--step", default=None, help="Only this step.")
+@click.pass_obj
+@_errors
+def logs(obj, run_id, step=None, **kw):
+    with _conn(kw).client() as client:
+        for entry in client.logs(dep.execution_id(run_id), task_id=step):
+            click.echo("%s %s" % (entry.get("taskId", ""), entry.get("message", "")))
+
+
+@kestra.command(name="send-event", help="Publish an event: start every deployed flow of the namespace "
+                                          "that has @trigger(event=NAME).")
+@connection_options
+@click.argument("event_name")
+@click.option("--payload", multiple=True, help="Payload field as key=value (repeatable).")
+@click.option("--payload-json", default=None, help="The whole payload as a JSON object.")
+@click.pass_obj
+@_errors
+def send_event(obj, event_name, payload, payload_json=None, **kw):
+    from .events import publish
+
+    body = json.loads(payload_json) if payload_json else {}
+    for item in payload:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise KestraCLIError("--payload expects key=value, got %r" % item)
+        body[key] = value
+    conn = _conn(kw)
+    with conn.client() as client:
+        started = publish(client, conn.namespace, event_name, body)
+    for fid, execution_id in started:
+        obj.echo("Event *%s* started %s (run %s)." % (event_name, fid, dep.run_id(execution_id)))
+    if not started:
+        obj.echo("No deployed flow in namespace %s listens for event %s." % (conn.namespace, event_name))

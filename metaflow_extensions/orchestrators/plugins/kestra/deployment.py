@@ -1,0 +1,195 @@
+"""From Metaflow's CLI objects and our options to what the compiler and client need.
+
+Kept apart from ``cli.py`` so the Deployer objects (which have no flow loaded) and the
+CLI share one meaning for every option: names, connection, run ids, statuses.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, replace
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from ..plan import Plan
+from ..plan.model import Project
+from ..runtime import ids
+from ..runtime.spec import DeployOptions
+from .client import KestraClient
+from .compiler import KestraTarget
+from .naming import check_namespace, flow_id
+
+ENGINE = "kestra"
+LABEL_FLOW = "metaflow-flow"
+LABEL_PROJECT = "metaflow-project"
+LABEL_BRANCH = "metaflow-branch"
+LABEL_OWNER = "metaflow-owner"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach Kestra. Credentials are resolved at use time from options, the
+    environment or the Metaflow config; this object is never serialised."""
+
+    host: str
+    user: Optional[str] = None
+    password: Optional[str] = None
+    token: Optional[str] = None
+    tenant: Optional[str] = None
+    namespace: str = "metaflow"
+
+    def client(self) -> KestraClient:
+        return KestraClient(self.host, username=self.user, password=self.password, token=self.token,
+                            tenant=self.tenant)
+
+    def __repr__(self) -> str:
+        return "Connection(host=%r, namespace=%r)" % (self.host, self.namespace)
+
+
+def connection(host=None, user=None, password=None, token=None, tenant=None, namespace=None) -> Connection:
+    from metaflow.metaflow_config import (KESTRA_HOST, KESTRA_NAMESPACE, KESTRA_PASSWORD, KESTRA_TENANT,
+                                          KESTRA_TOKEN, KESTRA_USER)
+
+    return Connection(
+        host=(host or KESTRA_HOST).rstrip("/"),
+        user=user or KESTRA_USER,
+        password=password or KESTRA_PASSWORD,
+        token=token or KESTRA_TOKEN,
+        tenant=tenant if tenant is not None else KESTRA_TENANT,
+        namespace=check_namespace(namespace or KESTRA_NAMESPACE),
+    )
+
+
+def with_branch(plan: Plan, branch: Optional[str], production: bool) -> Plan:
+    """Apply ``--branch``/``--production`` given to the command (rather than before it):
+    the same naming rule as Metaflow's @project."""
+    if plan.project is None or (not branch and not production):
+        return plan
+    from metaflow.util import get_username
+
+    if production:
+        name = "prod" if not branch else "prod.%s" % branch
+    elif branch:
+        name = "test.%s" % branch
+    else:
+        name = "user.%s" % get_username()
+    proj = plan.project
+    project = Project(name=proj.name, branch=name, production=production,
+                      flow_name="%s.%s.%s" % (proj.name, name, plan.flow_name), raw_branch=branch)
+    return replace(plan, project=project)
+
+
+def deployment_name(plan: Plan, name: Optional[str]) -> str:
+    """``--name``, else the project-aware name (``proj.branch.Flow``), else the class name."""
+    if name:
+        return flow_id(name)
+    return flow_id(plan.project.flow_name if plan.project else plan.flow_name)
+
+
+def deploy_options(obj, plan: Plan, tags=(), namespace=None, python: Optional[str] = None) -> DeployOptions:
+    from metaflow.util import get_username
+
+    proj = plan.project
+    return DeployOptions(
+        engine=ENGINE,
+        flow_file=os.path.abspath(sys.argv[0]),
+        python=python,
+        metadata=obj.metadata.TYPE,
+        datastore=obj.flow_datastore.TYPE,
+        datastore_root=obj.flow_datastore.datastore_root,
+        environment=obj.environment.TYPE,
+        event_logger=obj.event_logger.TYPE,
+        monitor=obj.monitor.TYPE,
+        package_suffixes=",".join(obj.package_suffixes) if obj.package_suffixes else None,
+        tags=tuple(tags),
+        namespace=namespace,
+        branch=proj.raw_branch if proj else None,
+        production=bool(proj and proj.production),
+        owner=get_username(),
+    )
+
+
+def add_decospecs(plan: Plan, decospecs) -> Plan:
+    """``--with`` given to the command: forwarded to every step, as ``run --with`` does."""
+    if not decospecs:
+        return plan
+    from ..plan.model import Foreach, Sequence, Split, StepTask, Switch
+
+    def task(t: StepTask) -> StepTask:
+        return replace(t, decospecs=tuple(t.decospecs) + tuple(decospecs))
+
+    def seq(s: Sequence) -> Sequence:
+        return Sequence(tuple(block(b) for b in s))
+
+    def block(b):
+        if isinstance(b, StepTask):
+            return task(b)
+        if isinstance(b, Split):
+            return replace(b, head=task(b.head), branches=tuple(seq(x) for x in b.branches))
+        if isinstance(b, Foreach):
+            return replace(b, head=task(b.head), body=seq(b.body))
+        return replace(b, head=task(b.head), cases=tuple(replace(c, body=seq(c.body)) for c in b.cases))
+
+    return replace(plan, root=seq(plan.root))
+
+
+def target(plan: Plan, conn: Connection, fid: str, version: int, max_workers: int = 16,
+           workflow_timeout: Optional[int] = None, python: Optional[str] = None) -> KestraTarget:
+    from metaflow.util import get_username
+
+    labels = {LABEL_FLOW: plan.flow_name}
+    owner = get_username()
+    if owner:
+        labels[LABEL_OWNER] = owner
+    if plan.project:
+        labels[LABEL_PROJECT] = plan.project.name
+        labels[LABEL_BRANCH] = plan.project.branch
+    return KestraTarget(
+        namespace=conn.namespace, flow_id=fid, version=version, max_workers=max_workers,
+        workflow_timeout=workflow_timeout, python=python or "python3",
+        webhook_secret=os.environ.get("KESTRA_WEBHOOK_SECRET") or None,
+        labels=tuple(sorted(labels.items())),
+    )
+
+
+# --- runs -------------------------------------------------------------------------------
+
+_PREFIX = ENGINE + "-"
+
+
+def run_id(execution_id: str) -> str:
+    return ids.run_id(ENGINE, execution_id)
+
+
+def execution_id(run_or_execution: str) -> str:
+    """Accepts a Metaflow run id (``kestra-<id>``), a pathspec or a Kestra execution id."""
+    text = run_or_execution.rsplit("/", 1)[-1]
+    return text[len(_PREFIX):] if text.startswith(_PREFIX) else text
+
+
+# Kestra state -> what Metaflow's deployer tests expect from ``TriggeredRun.status``.
+STATUS = {
+    "CREATED": "PENDING", "QUEUED": "PENDING", "SUBMITTED": "PENDING", "RESTARTED": "RUNNING",
+    "RUNNING": "RUNNING", "KILLING": "RUNNING", "RETRYING": "RUNNING", "PAUSED": "RUNNING",
+    "BREAKPOINT": "RUNNING", "RESUBMITTED": "RUNNING",
+    "SUCCESS": "SUCCEEDED", "WARNING": "SUCCEEDED", "SKIPPED": "SUCCEEDED",
+    "FAILED": "FAILED", "KILLED": "ABORTED", "CANCELLED": "ABORTED", "RETRIED": "FAILED",
+}
+
+
+def status_of(execution: Mapping[str, Any]) -> str:
+    return STATUS.get(execution.get("state", {}).get("current", ""), "PENDING")
+
+
+def split_identifier(identifier: str, default_namespace: str) -> Tuple[str, str]:
+    """A deployment id is the Kestra flow id, optionally ``namespace/flow id``."""
+    if "/" in identifier:
+        ns, fid = identifier.split("/", 1)
+        return ns, fid
+    return default_namespace, identifier
+
+
+def flow_labels(flow: Mapping[str, Any]) -> Dict[str, str]:
+    labels = flow.get("labels") or {}
+    if isinstance(labels, list):
+        return {item["key"]: item["value"] for item in labels}
+    return dict(labels)
