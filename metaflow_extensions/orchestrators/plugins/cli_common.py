@@ -14,21 +14,34 @@ def plan_from_obj(obj, tags=()):
     return build_plan(obj.flow, obj.graph, environment_type=obj.environment.TYPE, tags=tags)
 
 
-def engine_cli(engine: str, title: str):
+def engine_cli(engine: str, title: str, options=()):
     """The ``cli`` object Metaflow registers (a vendored-click group holding exactly one
-    group, named after the engine) and that engine group, for commands to be added to."""
+    group, named after the engine) and that engine group, for commands to be added to.
+
+    ``options`` (click decorators) go on the group: Metaflow's Deployer passes its
+    keyword arguments there (``Deployer(f).kestra(name=...)``); commands read them back
+    with ``group_options``."""
 
     @click.group()
     def cli():
         pass
 
-    @cli.group(name=engine, help="Commands related to %s." % title)
-    @click.pass_obj
-    def group(obj):
+    def callback(obj, **kwargs):
         obj.check(obj.graph, obj.flow, obj.environment, pylint=obj.pylint)
+        obj.engine_options = kwargs
 
+    for option in reversed(list(options)):
+        callback = option(callback)
+    group = cli.group(name=engine, help="Commands related to %s." % title)(click.pass_obj(callback))
     add_plan_command(group)
     return cli, group
+
+
+def group_options(obj, command_kwargs):
+    """A command's options over the group's: a value given to the command wins."""
+    merged = dict(getattr(obj, "engine_options", None) or {})
+    merged.update({k: v for k, v in command_kwargs.items() if v is not None or k not in merged})
+    return merged
 
 
 def add_plan_command(group: click.Group) -> None:

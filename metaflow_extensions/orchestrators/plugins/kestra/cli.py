@@ -11,13 +11,12 @@ from metaflow import parameters
 from metaflow._vendor import click
 from metaflow.exception import MetaflowException
 
-from ..cli_common import engine_cli, plan_from_obj
+from ..cli_common import engine_cli, group_options, plan_from_obj
 from ..plan import PlanError
 from . import deployment as dep
 from .client import KestraError
 from .compiler import compile_flow, dump
 
-cli, kestra = engine_cli("kestra", "Kestra")
 
 
 class KestraCLIError(MetaflowException):
@@ -27,16 +26,16 @@ class KestraCLIError(MetaflowException):
 def _errors(f):
     """Engine and plan errors become one clear line, not a traceback."""
     @functools.wraps(f)
-    def wrapper(*args, **kwargs):
+    def wrapper(obj, *args, **kwargs):
         try:
-            return f(*args, **kwargs)
+            return f(obj, *args, **group_options(obj, kwargs))
         except (KestraError, PlanError, ValueError) as ex:
             raise KestraCLIError(str(ex))
     return wrapper
 
 
-def connection_options(f):
-    for option in reversed([
+def _connection_options():
+    return [
         click.option("--kestra-host", default=None, help="Kestra URL (env KESTRA_HOST, default http://localhost:8080)."),
         click.option("--kestra-user", default=None, help="Basic-auth user (env KESTRA_USER)."),
         click.option("--kestra-password", default=None, show_default=False,
@@ -44,14 +43,29 @@ def connection_options(f):
         click.option("--kestra-token", default=None, show_default=False, help="Enterprise API token (env KESTRA_TOKEN)."),
         click.option("--kestra-tenant", default=None, help="Tenant (env KESTRA_TENANT; default: detected)."),
         click.option("--kestra-namespace", default=None, help="Kestra namespace (env KESTRA_NAMESPACE, default metaflow)."),
-    ]):
+    ]
+
+
+_NAME = click.option("--name", default=None, help="Kestra flow id (default: the flow name, project-aware).")
+
+
+def connection_options(f):
+    for option in reversed(_connection_options()):
         f = option(f)
     return f
 
 
-def deploy_options(f):
-    for option in reversed([
-        click.option("--name", default=None, help="Kestra flow id (default: the flow name, project-aware)."),
+# Also on the group, where Metaflow's Deployer puts its keyword arguments; commands that
+# take flow parameters (run, trigger) accept --name only there, so a parameter may be
+# called "name".
+cli, kestra = engine_cli("kestra", "Kestra", _connection_options() + [_NAME])
+
+
+def deploy_options(f=None, named: bool = True):
+    """Deployment options; ``named=False`` leaves ``--name`` to the group (see above)."""
+    if f is None:
+        return functools.partial(deploy_options, named=named)
+    for option in reversed(([_NAME] if named else []) + [
         click.option("--tag", "tags", multiple=True, help="Tag every Metaflow run with this (repeatable)."),
         click.option("--namespace", "user_namespace", default=None, help="Metaflow namespace of the runs."),
         click.option("--max-workers", default=16, show_default=True, type=int,
@@ -148,7 +162,6 @@ def trigger_options(f):
 @parameters.add_custom_parameters(deploy_mode=False)
 @kestra.command(help="Start a run of the deployed flow.")
 @connection_options
-@click.option("--name", default=None, help="Kestra flow id (default: the flow name, project-aware).")
 @click.option("--branch", default=None, help="@project branch of the deployment.")
 @click.option("--production", is_flag=True, default=False, help="@project production deployment.")
 @trigger_options
@@ -162,7 +175,7 @@ def trigger(obj, **kw):
 @parameters.add_custom_parameters(deploy_mode=False)
 @kestra.command(help="Deploy this flow and start a run of it (add --wait to follow it).")
 @connection_options
-@deploy_options
+@deploy_options(named=False)
 @click.option("--kestra-version", type=click.Choice(["1", "2"]), default=None,
               help="Kestra major version (default: asked from the server).")
 @trigger_options
@@ -265,10 +278,10 @@ def status(obj, run_id, **kw):
 
 @kestra.command(name="list-runs", help="List the runs of the deployed flow, newest first.")
 @connection_options
-@click.option("--name", default=None, help="Kestra flow id (default: the flow name, project-aware).")
 @click.option("--branch", default=None, help="@project branch of the deployment.")
 @click.option("--production", is_flag=True, default=False, help="@project production deployment.")
 @click.option("--limit", default=25, show_default=True, type=int)
+@_NAME
 @click.pass_obj
 @_errors
 def list_runs(obj, limit, **kw):

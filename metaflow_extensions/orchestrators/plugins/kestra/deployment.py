@@ -46,16 +46,19 @@ class Connection:
 
 
 def connection(host=None, user=None, password=None, token=None, tenant=None, namespace=None) -> Connection:
-    from metaflow.metaflow_config import (KESTRA_HOST, KESTRA_NAMESPACE, KESTRA_PASSWORD, KESTRA_TENANT,
-                                          KESTRA_TOKEN, KESTRA_USER)
+    """Options first, then the environment as it is now, then the Metaflow config."""
+    from metaflow import metaflow_config as config
+
+    def setting(value, name):
+        return value if value is not None else (os.environ.get(name) or getattr(config, name, None))
 
     return Connection(
-        host=(host or KESTRA_HOST).rstrip("/"),
-        user=user or KESTRA_USER,
-        password=password or KESTRA_PASSWORD,
-        token=token or KESTRA_TOKEN,
-        tenant=tenant if tenant is not None else KESTRA_TENANT,
-        namespace=check_namespace(namespace or KESTRA_NAMESPACE),
+        host=setting(host, "KESTRA_HOST").rstrip("/"),
+        user=setting(user, "KESTRA_USER"),
+        password=setting(password, "KESTRA_PASSWORD"),
+        token=setting(token, "KESTRA_TOKEN"),
+        tenant=setting(tenant, "KESTRA_TENANT"),
+        namespace=check_namespace(setting(namespace, "KESTRA_NAMESPACE")),
     )
 
 
