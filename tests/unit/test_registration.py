@@ -15,6 +15,8 @@ def test_command_group_is_registered(engine):
 
 @pytest.mark.parametrize("engine", ["kestra", "windmill"])
 def test_deployer_provider_is_registered(engine, tmp_path):
+    if engine == "kestra":
+        return _kestra_deployer_reports_unreachable_server(tmp_path)
     code = (
         "from metaflow import Deployer\n"
         "d = getattr(Deployer(%r), %r)()\n"
@@ -35,3 +37,15 @@ def test_settings_come_from_plain_env_metaflow_env_or_defaults(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["http://k:1", "tok", "http://localhost:8000", "metaflow"]
+
+
+def _kestra_deployer_reports_unreachable_server(tmp_path):
+    code = (
+        "from metaflow import Deployer\n"
+        "d = Deployer(%r).kestra(kestra_host='http://127.0.0.1:9')\n"
+        "assert d.TYPE == 'kestra'\n"
+        "try:\n    d.create()\nexcept RuntimeError as e:\n    print('failed:', e)\n"
+    ) % fr.example("linear")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "cannot reach Kestra at http://127.0.0.1:9" in proc.stdout + proc.stderr
