@@ -1,30 +1,150 @@
-"""`make demo`: what can be shown today, on a fresh machine.
+"""`make demo`: run example flows on Kestra, on a fresh machine, without Docker.
 
-The Kestra and Windmill back ends (and their run on the emulators) are being built; until
-they land, the demo shows the engine-neutral plan of each example flow, which both back
-ends compile from.
+Starts the bundled Kestra 2.x emulator in this process (HTTP Basic auth on, a random
+password), points a throw-away local Metaflow datastore at a temporary directory, then
+deploys and runs a few example flows exactly as a user would:
+
+    python flow.py --no-pylint kestra run --wait --kestra-host URL --worker-python PYTHON
+
+(credentials only in KESTRA_USER / KESTRA_PASSWORD, never on a command line), and reads
+each run's `end` artifacts back with the Metaflow client. About 20 seconds.
+
+    python3 examples/demo.py           # what `make demo` runs
+    python3 examples/demo.py --keep    # leave the emulator up afterwards (Ctrl-C stops it)
 """
-import json
 import os
+import secrets
 import subprocess
 import sys
-
-from metaflow_extensions.orchestrators.plugins.plan.serialize import from_dict, outline
+import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SHOWN = ["branch", "nested_foreach", "switch_in_foreach", "recursive_switch"]
+# (example file, extra `run` options): one foreach, one switch with a parameter, one split.
+FLOWS = [
+    ("foreach", []),
+    ("switch", ["--choice", "long"]),
+    ("branch", []),
+]
+USER = "demo@example.com"
+# Metaflow's own chatter, not the demo's story.
+QUIET = ("Metaflow ", "Validating your flow", "    The graph looks good", "Running pylint",
+         "    Pylint not found")
 
 
-def main():
-    print("Kestra / Windmill back ends: coming with their issues. The plan they compile from:\n")
-    env = {**os.environ, "USERNAME": os.environ.get("USERNAME", "demo")}
-    for name in SHOWN:
-        proc = subprocess.run([sys.executable, os.path.join(HERE, name + ".py"), "--no-pylint", "kestra", "plan"],
-                              capture_output=True, text=True, env=env, cwd=HERE)
-        if proc.returncode != 0:
-            sys.exit(proc.stderr)
-        print("%-20s %s" % (name, json.dumps(outline(from_dict(json.loads(proc.stdout)).root))))
+def main(argv):
+    keep = "--keep" in argv
+    try:
+        from metaflow_orchestrators.emulators.kestra import start
+    except ImportError as ex:
+        sys.exit("The Kestra emulator is not installed (%s): run `make install` first." % ex)
+
+    password = secrets.token_urlsafe(12)
+    with tempfile.TemporaryDirectory(prefix="mfo-demo-") as root:
+        env = flow_env(root, password)
+        # The Metaflow client below reads the same datastore; its config is read at import.
+        os.environ.update({k: env[k] for k in env if k.startswith("METAFLOW_") or k == "USERNAME"})
+        with start(version=2, username=USER, password=password) as kestra:
+            print("Kestra 2.x emulator at %s (REST API only, no UI; Basic auth as %s)\n" % (kestra.url, USER))
+            started = time.time()
+            runs = [(name, run_flow(name, options, kestra.url, env, root)) for name, options in FLOWS]
+            print("\nAll %d runs ended SUCCESS in %.0f s.\n" % (len(runs), time.time() - started))
+            for name, pathspec in runs:
+                show_deployment(kestra.url, password, pathspec.split("/")[0])
+                show_artifacts(pathspec)
+            print("The emulator serves Kestra's REST API (no UI: the \"Kestra UI\" links above are where a real\n"
+                  "Kestra shows the run). `python flow.py kestra status|logs|list-runs` read that API; with\n"
+                  "--keep it stays up for you, e.g. `curl -u %s:PASSWORD %s/api/v1/main/executions/search`."
+                  % (USER, kestra.url))
+            if keep:
+                print("\n--keep: emulator up at %s (user %s, password %s, datastore %s). Ctrl-C stops it."
+                      % (kestra.url, USER, password, env["METAFLOW_DATASTORE_SYSROOT_LOCAL"]))
+                try:
+                    while True:
+                        time.sleep(3600)
+                except KeyboardInterrupt:
+                    pass
+
+
+def flow_env(root, password):
+    env = dict(os.environ)
+    for name in ("KESTRA_TOKEN", "KESTRA_TENANT", "KESTRA_HOST", "KESTRA_NAMESPACE"):
+        env.pop(name, None)  # the demo talks to its own emulator only
+    env.update({
+        "USERNAME": os.environ.get("USERNAME") or os.environ.get("USER") or "demo",
+        "METAFLOW_DEFAULT_DATASTORE": "local",
+        "METAFLOW_DEFAULT_METADATA": "local",
+        "METAFLOW_DATASTORE_SYSROOT_LOCAL": os.path.join(root, "datastore"),
+        "KESTRA_USER": USER,
+        "KESTRA_PASSWORD": password,
+    })
+    return env
+
+
+def python_cmd():
+    # -P (3.11+): only the installed package is importable, never a checkout next to the flow
+    # (Metaflow refuses two copies of one extension).
+    return [sys.executable] + (["-P"] if sys.version_info >= (3, 11) else [])
+
+
+def run_flow(name, options, url, env, root):
+    run_id_file = os.path.join(root, name + ".run-id")
+    cmd = python_cmd() + [os.path.join(HERE, name + ".py"), "--no-pylint", "kestra", "run", "--wait",
+                          "--max-wait", "120", "--kestra-host", url, "--worker-python", sys.executable,
+                          "--run-id-file", run_id_file] + options
+    print("$ python %s.py kestra run --wait" % name + "".join(" " + o for o in options))
+    proc = subprocess.run(cmd, env=env, cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True)
+    for line in proc.stdout.splitlines():
+        if line.strip() and not line.startswith(QUIET):
+            print("  " + line)
+    if proc.returncode != 0:
+        sys.exit("`%s` failed (exit %d)" % (" ".join(cmd), proc.returncode))
+    flow = "".join(part.capitalize() for part in name.split("_")) + "Flow"
+    with open(run_id_file) as f:
+        return "%s/%s" % (flow, f.read().strip())
+
+
+def show_deployment(url, password, flow_id):
+    """The Kestra flow our compiler produced, as a one-line task outline."""
+    from metaflow_extensions.orchestrators.plugins.kestra.client import KestraClient
+
+    with KestraClient(url, username=USER, password=password) as client:
+        flow = client.get_flow("metaflow", flow_id)
+    print("%s on Kestra: %s" % (flow_id, outline(flow["tasks"])))
+
+
+def outline(tasks):
+    parts = []
+    for task in tasks:
+        kind = task["type"].rsplit(".", 1)[-1]
+        if "cases" in task:
+            inner = " | ".join("%s: %s" % (case, outline(body)) for case, body in task["cases"].items())
+            parts.append("%s{%s}" % (kind, inner))
+        elif kind == "Parallel":
+            parts.append("Parallel(%s)" % " | ".join(outline(t["tasks"]) for t in task["tasks"]))
+        elif "tasks" in task:
+            parts.append("%s[%s]" % (kind, outline(task["tasks"])) if kind != "Sequential"
+                         else outline(task["tasks"]))
+        else:
+            parts.append(task["id"])
+    return " -> ".join(parts)
+
+
+def show_artifacts(pathspec):
+    from metaflow import Run, namespace
+
+    namespace(None)
+    run = Run(pathspec)
+    task = run.end_task
+    print("  %s: successful=%s, end artifacts:" % (pathspec, run.successful))
+    for artifact in sorted(task, key=lambda a: a.id):
+        if artifact.id.startswith("_") or artifact.id == "name":
+            continue
+        text = repr(artifact.data)
+        print("    %-14s %s" % (artifact.id, text if len(text) <= 100 else text[:97] + "..."))
+    print()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -104,7 +104,9 @@ def flow_inputs(plan: Plan, profile: "profiles.Profile") -> List[Dict[str, Any]]
 
 
 def init_task(ctx: _Context, has_inputs: bool) -> Dict[str, Any]:
-    env = base_env(ctx, encode(init_spec(ctx.plan, ctx.deploy)))
+    spec = init_spec(ctx.plan, ctx.deploy)
+    spec["internal_inputs"] = [EVENT_INPUT]  # in `{{ inputs }}` but not a flow parameter
+    env = base_env(ctx, encode(spec))
     if has_inputs:
         # The whole inputs map renders as JSON; the launcher passes each as --<name>.
         env["MFO_PARAMS"] = "{{ inputs }}"

@@ -99,7 +99,8 @@ def event_params(spec: Mapping[str, Any], rt: RuntimeValues) -> Dict[str, Any]:
     """Trigger-time values, then what the triggering event's payload says: each
     ``@trigger`` maps payload fields to parameters (by parameter name when it gives no
     mapping, as Argo does); the first event naming a parameter wins."""
-    params = dict(rt.params)
+    internal = set(spec.get("internal_inputs") or ())
+    params = {name: value for name, value in rt.params.items() if name not in internal}
     if not rt.event:
         return params
     taken = set()

@@ -1,0 +1,107 @@
+"""Shared pieces of the Kestra end-to-end tests: one server per Kestra version (the
+emulator, or a real Kestra when KESTRA_HOST is set), deploy + run helpers, and the
+artifact comparison with ``python flow.py run``."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+import pytest
+
+import flowrunner as fr
+from metaflow_extensions.orchestrators.plugins.kestra.client import KestraClient
+from metaflow_extensions.orchestrators.plugins.kestra.compiler import KestraTarget, compile_flow, dump
+from metaflow_extensions.orchestrators.plugins.kestra.naming import flow_id
+
+USER = "admin@example.com"
+PASSWORD = "e2e-Secret-pw-42"
+
+
+@dataclass
+class Server:
+    url: str
+    version: int
+    user: Optional[str]
+    password: Optional[str]
+    real: bool = False
+
+    def client(self) -> KestraClient:
+        return KestraClient(self.url, username=self.user, password=self.password)
+
+    def env(self) -> Dict[str, str]:
+        env = {"KESTRA_HOST": self.url}
+        if self.user:
+            env.update(KESTRA_USER=self.user, KESTRA_PASSWORD=self.password or "")
+        return env
+
+
+def server_params() -> List:
+    params = [pytest.param(1, id="kestra1"), pytest.param(2, id="kestra2")]
+    params.append(pytest.param("real", id="real", marks=[
+        pytest.mark.real_kestra,
+        pytest.mark.skipif(not os.environ.get("KESTRA_HOST"), reason="KESTRA_HOST is not set: no real Kestra")]))
+    return params
+
+
+def start_server(which):
+    """A context manager yielding a Server."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def real():
+        url = os.environ["KESTRA_HOST"]
+        user, password = os.environ.get("KESTRA_USER"), os.environ.get("KESTRA_PASSWORD")
+        with KestraClient(url, username=user, password=password) as client:
+            version = client.major
+        yield Server(url, version, user, password, real=True)
+
+    @contextlib.contextmanager
+    def emulator():
+        from metaflow_orchestrators.emulators.kestra import start
+
+        with start(version=which, username=USER, password=PASSWORD) as handle:
+            yield Server(handle.url, which, USER, PASSWORD)
+
+    return real() if which == "real" else emulator()
+
+
+def deploy(server: Server, name: str, **target_overrides) -> str:
+    """Compile the example for the server's version and upsert it; returns the flow id."""
+    plan = fr.load_plan(name)
+    deploy_opts = fr.deploy_options(name, engine="kestra")
+    fid = flow_id(plan.project.flow_name if plan.project else plan.flow_name)
+    target = KestraTarget(namespace="metaflow", flow_id=fid, version=server.version, python=sys.executable,
+                          **target_overrides)
+    with server.client() as client:
+        client.upsert_flow(dump(compile_flow(plan, deploy_opts, target)), "metaflow", fid)
+    return fid
+
+
+def run(server: Server, name: str, inputs=None, max_wait: float = 600, **target_overrides):
+    """Deploy, trigger, wait: the final Kestra execution."""
+    fid = deploy(server, name, **target_overrides)
+    with server.client() as client:
+        execution = client.trigger("metaflow", fid, inputs or {})
+        return client.wait(execution["id"], max_wait=max_wait, poll=0.3)
+
+
+# Exception objects carry stack traces with paths: compared through caught_type/_message.
+_UNCOMPARABLE = {"caught"}
+
+
+def artifacts(flow_name: str, run_id: str):
+    return {key: {k: v for k, v in fr.user_artifacts(task).items() if k not in _UNCOMPARABLE}
+            for key, task in fr.tasks_by_position(flow_name, run_id).items()}
+
+
+def flow_cli(name: str, *args: str, server: Server, check: bool = True, env: Optional[Dict[str, str]] = None):
+    """``python flow.py --no-pylint kestra ...`` against the server (credentials via env)."""
+    full_env = {**os.environ, **server.env(), **(env or {})}
+    proc = subprocess.run([sys.executable, fr.example(name), "--no-pylint", "kestra", *args],
+                          capture_output=True, text=True, env=full_env, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError("kestra %s failed:\n%s\n%s" % (" ".join(args), proc.stdout[-3000:], proc.stderr[-3000:]))
+    return proc

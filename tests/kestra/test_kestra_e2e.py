@@ -1,0 +1,101 @@
+"""Every example flow, compiled for Kestra 1.x and 2.x, deployed to a Kestra server (the
+emulator, or a real one when KESTRA_HOST is set), run, and checked with the Metaflow
+client: the run succeeds and its artifacts equal those of ``python flow.py run``, task by
+task. Plus the failure paths: a failing step, retries, catch, timeouts."""
+import pytest
+
+import flowrunner as fr
+import kestra_e2e as ke
+from metaflow_extensions.orchestrators.plugins.kestra.deployment import run_id
+
+SHAPES = [
+    "linear", "branch", "nested_split", "foreach", "nested_foreach", "split_in_foreach",
+    "foreach_in_split", "switch", "switch_in_foreach", "switch_end_of_foreach",
+    "foreach_in_switch", "branch_in_switch", "switch_in_branch", "custom_names", "single_step",
+    "config_flow", "decorators", "project_flow", "scheduled", "scheduled_cron", "triggered", "on_finish",
+]
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module", params=ke.server_params())
+def server(request):
+    with ke.start_server(request.param) as srv:
+        yield srv
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xdist_group(n)) for n in SHAPES])
+def test_example_runs_on_kestra_like_locally(server, name):
+    plan = fr.load_plan(name)
+    execution = ke.run(server, name)
+    assert execution["state"]["current"] == "SUCCESS", execution["state"]
+    run = fr.client_run(plan.flow_name, run_id(execution["id"]))
+    assert run.successful and run.finished
+    expected = ke.artifacts(plan.flow_name, fr.local_run(name).run_id)
+    got = ke.artifacts(plan.flow_name, run.id)
+    assert sorted(got) == sorted(expected)
+    for key in expected:
+        assert got[key] == expected[key], key
+
+
+@pytest.mark.xdist_group("decorators")
+def test_retries_are_attempts_0_1_2_and_catch_takes_over(server):
+    execution = ke.run(server, "decorators")
+    with server.client() as client:
+        runs = {r["taskId"]: r for r in client.task_runs(execution["id"], execution)}
+    assert len(runs["flaky"]["attempts"]) == 3  # @retry(times=2): attempts 0, 1, 2
+    assert [a["state"]["current"] for a in runs["flaky"]["attempts"]] == ["FAILED", "FAILED", "SUCCESS"]
+    run = fr.client_run("DecoratorsFlow", run_id(execution["id"]))
+    assert run["flaky"].task.data.attempt_seen == 2
+    assert run["checked"].task.data.caught_type == "builtins.ValueError"
+    outputs = runs["checked"]["outputs"]["vars"]
+    assert "greeting_env" in outputs["metaflow_artifacts"] and "Task(" in outputs["metaflow_snippet"]
+    assert outputs["pathspec"] == "DecoratorsFlow/%s/checked/t" % run.id
+
+
+@pytest.mark.xdist_group("failing")
+def test_failing_step_fails_the_execution_with_its_error(server):
+    execution = ke.run(server, "failing")
+    assert execution["state"]["current"] == "FAILED"
+    with server.client() as client:
+        states = {r["taskId"]: r["state"]["current"] for r in client.task_runs(execution["id"], execution)}
+        logs = " ".join(e["message"] for e in client.logs(execution["id"], task_id="explode"))
+    assert states["explode"] == "FAILED" and "end" not in states
+    assert "boom from failing step" in logs
+
+
+@pytest.mark.xdist_group("timeout_fail")
+def test_timeout_kills_the_step(server):
+    execution = ke.run(server, "timeout_fail", max_wait=120)
+    assert execution["state"]["current"] == "FAILED"
+    with server.client() as client:
+        runs = {r["taskId"]: r for r in client.task_runs(execution["id"], execution)}
+        logs = " ".join(e["message"] for e in client.logs(execution["id"], task_id="slow"))
+    assert runs["slow"]["state"]["current"] == "FAILED" and "end" not in runs
+    assert "timeout" in logs.lower() or "timed out" in logs.lower()
+
+
+@pytest.mark.xdist_group("linear")
+def test_trigger_time_inputs_reach_every_step(server):
+    params = {"alpha": 7, "ratio": 2.5, "flag": True, "greeting": "it's \"quoted\" {{ not pebble }} {% raw %}",
+              "config_json": {"k": [5]}, "max-items": 2}
+    execution = ke.run(server, "linear", inputs=params)
+    assert execution["state"]["current"] == "SUCCESS"
+    result = fr.client_run("LinearFlow", run_id(execution["id"])).data.result
+    assert (result["alpha"], result["ratio"], result["flag"], result["greeting"]) == (7, 2.5, True, params["greeting"])
+    assert result["config_json"] == {"k": [5]} and result["max_items"] == 2
+
+
+@pytest.mark.xdist_group("triggered")
+def test_event_webhook_maps_payload_to_parameters(server):
+    from metaflow_extensions.orchestrators.plugins.kestra.events import publish
+
+    fid = ke.deploy(server, "triggered")
+    with server.client() as client:
+        started = publish(client, "metaflow", "data_ready", {"dataset": "s3://bucket/new.csv"})
+        assert [f for f, _ in started] == [fid]
+        execution = client.wait(started[0][1], max_wait=300, poll=0.3)
+        assert publish(client, "metaflow", "no_such_event", {}) == []
+    assert execution["state"]["current"] == "SUCCESS"
+    run = fr.client_run("TriggeredFlow", run_id(execution["id"]))
+    assert "s3://bucket/new.csv" in repr(run.data.__dict__) or run["start"].task.data.dataset == "s3://bucket/new.csv"
