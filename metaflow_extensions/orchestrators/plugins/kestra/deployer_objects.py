@@ -14,11 +14,13 @@ from . import deployment as dep
 
 
 def connection_of(deployer) -> dep.Connection:
-    """The deployer's server; credentials from the environment its subprocesses get."""
+    """The deployer's server: its keyword arguments, else the environment its
+    subprocesses get (where credentials handed to the Deployer went)."""
     kw = getattr(deployer, "deployer_kwargs", None) or {}
     env = getattr(deployer, "env_vars", None) or {}
-    return dep.connection(kw.get("kestra_host"), kw.get("kestra_user"), env.get("KESTRA_PASSWORD"),
-                          env.get("KESTRA_TOKEN"), kw.get("kestra_tenant"), kw.get("kestra_namespace"))
+    values = [kw.get("kestra_" + key) or env.get("KESTRA_" + key.upper())
+              for key in ("host", "user", "password", "token", "tenant", "namespace")]
+    return dep.connection(*values)
 
 
 class KestraTriggeredRun(TriggeredRun):

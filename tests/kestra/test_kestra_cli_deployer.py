@@ -1,0 +1,127 @@
+"""The user-facing surfaces on a Kestra server: ``python flow.py kestra ...`` and
+``Deployer(...).kestra(...)``; and that the password never leaks anywhere we write."""
+import glob
+import os
+import sys
+import time
+
+import pytest
+
+import flowrunner as fr
+import kestra_e2e as ke
+from metaflow_extensions.orchestrators.plugins.kestra.deployment import run_id
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("kestra-cli")]
+
+
+@pytest.fixture(scope="module", params=[p for p in ke.server_params() if p.id != "kestra1"])
+def server(request):
+    with ke.start_server(request.param) as srv:
+        yield srv
+
+
+def _no_password(*texts):
+    for text in texts:
+        assert ke.PASSWORD not in (text or "")
+
+
+def test_cli_run_status_list_logs(server, tmp_path):
+    worker = "--worker-python=%s" % sys.executable
+    compiled = tmp_path / "switch.yaml"
+    ke.flow_cli("switch", "compile", str(compiled), server=server)
+    run = ke.flow_cli("switch", "run", "--wait", worker, server=server)
+    assert "ended SUCCESS" in run.stderr + run.stdout
+    rid = next(w for w in (run.stdout + run.stderr).split() if w.startswith("SwitchFlow/kestra-")).split("/")[1]
+    status = ke.flow_cli("switch", "status", rid, server=server)
+    assert status.stdout.startswith("%s SUCCEEDED" % rid) and "merge: SUCCESS" in status.stdout
+    listed = ke.flow_cli("switch", "list-runs", server=server)
+    assert rid in listed.stdout
+    logs = ke.flow_cli("switch", "logs", rid, "--step", "end", server=server)
+    assert "result:" in logs.stdout
+    assert fr.client_run("SwitchFlow", rid).successful
+    _no_password(compiled.read_text(), run.stdout, run.stderr, status.stdout, listed.stdout, logs.stdout)
+    with server.client() as client:
+        _no_password(*(e["message"] for e in client.logs(rid[len("kestra-"):])))
+
+
+def test_cli_trigger_with_typed_and_run_params(server):
+    ke.flow_cli("linear", "create", "--worker-python=%s" % sys.executable, server=server)
+    proc = ke.flow_cli("linear", "trigger", "--alpha", "9", "--run-param", "greeting=hey {{ x }}", "--wait",
+                       server=server)
+    rid = next(w for w in (proc.stdout + proc.stderr).split() if w.startswith("LinearFlow/kestra-")).split("/")[1]
+    result = fr.client_run("LinearFlow", rid).data.result
+    assert result["alpha"] == 9 and result["greeting"] == "hey {{ x }}"
+    bad = ke.flow_cli("linear", "trigger", "--run-param", "nope=1", server=server, check=False)
+    assert bad.returncode != 0 and "no parameter 'nope'" in bad.stdout + bad.stderr
+
+
+def test_cli_failure_shows_the_step_error_and_exit_code(server):
+    proc = ke.flow_cli("failing", "run", "--wait", "--worker-python=%s" % sys.executable, server=server, check=False)
+    assert proc.returncode != 0
+    assert "boom from failing step" in proc.stdout + proc.stderr and "ended FAILED" in proc.stdout + proc.stderr
+
+
+def test_cli_wrong_password_is_one_clear_line(server):
+    proc = ke.flow_cli("linear", "list-runs", server=server, check=False, env={"KESTRA_PASSWORD": "wrong-pw"})
+    assert proc.returncode != 0 and "refused the credentials" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "wrong-pw" not in proc.stdout + proc.stderr
+
+
+def test_deployer_create_trigger_status_and_rebuild(server, tmp_path, monkeypatch):
+    from metaflow import DeployedFlow, Deployer
+
+    for key in ("KESTRA_USER", "KESTRA_PASSWORD", "KESTRA_HOST"):
+        monkeypatch.delenv(key, raising=False)
+    deployer = Deployer(fr.example("linear"), show_output=False).kestra(
+        kestra_host=server.url, kestra_user=server.user, kestra_password=server.password)
+    deployed = deployer.create(worker_python=sys.executable, tags=["deployer-test"])
+    assert deployed.name == "LinearFlow" and ke.PASSWORD not in repr(deployer.deployer_kwargs)
+    triggered = deployed.trigger(alpha=4, greeting="from deployer")
+    assert triggered.wait_for_completion(check_interval=1, timeout=300) == "SUCCEEDED"
+    assert triggered.status == "SUCCEEDED"
+    run = triggered.run
+    assert run.successful and run.data.result["alpha"] == 4 and "deployer-test" in run.tags
+    monkeypatch.setenv("KESTRA_HOST", server.url)
+    monkeypatch.setenv("KESTRA_USER", server.user)
+    monkeypatch.setenv("KESTRA_PASSWORD", server.password)
+    rebuilt = DeployedFlow.from_kestra("LinearFlow")
+    assert rebuilt.flow_name == "LinearFlow"
+    assert "LinearFlow" in [d.name for d in DeployedFlow.list_kestra("LinearFlow")]
+    again = DeployedFlow.get_triggered_kestra_run("LinearFlow", run.id)
+    assert again.status == "SUCCEEDED" and again.run.id == run.id
+
+
+def test_deployer_terminate_aborts_a_running_run(server):
+    from metaflow import Deployer
+
+    deployed = Deployer(fr.example("timeout_fail"), show_output=False, env=server.env()).kestra().create(
+        worker_python=sys.executable)
+    triggered = deployed.trigger()
+    assert triggered.terminate()
+    deadline = time.time() + 60
+    while triggered.status not in ("ABORTED", "FAILED") and time.time() < deadline:
+        time.sleep(0.5)
+    assert triggered.status == "ABORTED"
+
+
+def test_datastore_and_attribute_files_hold_no_password(server):
+    root = os.environ["METAFLOW_DATASTORE_SYSROOT_LOCAL"]
+    for path in glob.glob(os.path.join(root, "**", "*"), recursive=True):
+        if os.path.isfile(path) and os.path.getsize(path) < 2_000_000:
+            with open(path, "rb") as f:
+                assert ke.PASSWORD.encode() not in f.read(), path
+
+
+def test_flow_trigger_starts_the_downstream_flow(server):
+    ke.deploy(server, "on_finish")
+    execution = ke.run(server, "linear")
+    assert execution["state"]["current"] == "SUCCESS"
+    deadline = time.time() + 120
+    with server.client() as client:
+        while time.time() < deadline:
+            runs = client.list_executions("metaflow", "OnFinishFlow")
+            if runs and runs[0]["state"]["current"] in ("SUCCESS", "FAILED"):
+                break
+            time.sleep(0.5)
+    assert runs and runs[0]["state"]["current"] == "SUCCESS"
+    assert fr.client_run("OnFinishFlow", run_id(runs[0]["id"])).successful
