@@ -2,7 +2,7 @@
 PYTHON ?= python3
 PYTEST_WORKERS ?= 2
 
-.PHONY: install reinstall demo test test-fast bench
+.PHONY: install reinstall demo test test-fast test-real bench
 
 install:
 	$(PYTHON) -m pip install -q '.[test]'
@@ -20,6 +20,11 @@ test: reinstall
 
 test-fast: reinstall
 	$(PYTEST) -m "not e2e"
+
+# The Kestra end-to-end suite against a real server (docker-compose.yml): set KESTRA_HOST,
+# KESTRA_USER, KESTRA_PASSWORD and a METAFLOW_DATASTORE_SYSROOT_LOCAL the server's worker shares.
+test-real: reinstall
+	$(PYTEST) -m real_kestra tests/kestra
 
 reinstall:
 	$(PYTHON) -m pip install -q --no-deps . && rm -rf build *.egg-info

@@ -125,3 +125,57 @@ def test_flow_trigger_starts_the_downstream_flow(server):
             time.sleep(0.5)
     assert runs and runs[0]["state"]["current"] == "SUCCESS"
     assert fr.client_run("OnFinishFlow", run_id(runs[0]["id"])).successful
+
+
+FLAKY_FLOW = '''
+import os
+from metaflow import FlowSpec, current, step
+
+
+MARKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "marker")
+
+
+class ResumableFlow(FlowSpec):
+    """Fails in `middle` until the marker file exists."""
+
+    @step
+    def start(self):
+        self.value = 41
+        self.next(self.middle)
+
+    @step
+    def middle(self):
+        if not os.path.exists(MARKER):
+            raise RuntimeError("marker missing")
+        self.value += 1
+        self.attempt = current.retry_count
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("value", self.value)
+
+
+if __name__ == "__main__":
+    ResumableFlow()
+'''
+
+
+def test_resume_reruns_only_the_failed_steps(server, tmp_path):
+    from metaflow import Deployer
+
+    flow = tmp_path / "resumable.py"
+    flow.write_text(FLAKY_FLOW)
+    marker = tmp_path / "marker"
+    deployed = Deployer(str(flow), show_output=False, env=server.env()).kestra().create(worker_python=sys.executable)
+    first = deployed.trigger()
+    assert first.wait_for_completion(check_interval=1, timeout=300) == "FAILED"
+    marker.write_text("ok")
+    resumed = deployed.resume(origin_run_id=first.run.id)
+    assert resumed.wait_for_completion(check_interval=1, timeout=300) == "SUCCEEDED"
+    run = resumed.run
+    assert run.id == first.run.id and run.successful
+    assert run["end"].task.data.value == 42 and run["middle"].task.data.attempt == 1
+    with server.client() as client:
+        attempts = {r["taskId"]: len(r["attempts"]) for r in client.task_runs(resumed.execution_id)}
+    assert attempts["start"] == 1 and attempts["middle"] == 2

@@ -260,6 +260,30 @@ def _print_failure(obj, client, execution: Dict[str, Any]) -> None:
             obj.echo("    " + line)
 
 
+@kestra.command(help="Resume a failed run: re-run its failed steps in place (Kestra restart); "
+                      "successful steps keep their results and the Metaflow run id stays the same.")
+@connection_options
+@click.option("--clone-run-id", required=True, help="The run to resume (Metaflow run id or Kestra execution id).")
+@click.option("--wait/--no-wait", default=False, show_default=True, help="Wait for the run to end.")
+@click.option("--max-wait", default=None, type=float, help="Give up waiting after this many seconds.")
+@click.option("--deployer-attribute-file", default=None, hidden=True,
+              help="Write the run's metadata and pathspec to this file (Metaflow's Deployer API).")
+@click.pass_obj
+@_errors
+def resume(obj, clone_run_id, wait=False, max_wait=None, deployer_attribute_file=None, **kw):
+    conn = _conn(kw)
+    execution_id = dep.execution_id(clone_run_id)
+    with conn.client() as client:
+        execution = client.restart(execution_id)
+        pathspec = "%s/%s" % (obj.flow.name, dep.run_id(execution["id"]))
+        if deployer_attribute_file:
+            _write(deployer_attribute_file, {"name": execution.get("flowId", ""),
+                                             "metadata": obj.metadata.metadata_str(), "pathspec": pathspec})
+        obj.echo("Run *%s* resumed on Kestra (execution %s restarted)." % (pathspec, execution["id"]), bold=True)
+        if wait:
+            _wait(obj, client, execution["id"], max_wait)
+
+
 @kestra.command(help="Show the state of a run (Metaflow run id or Kestra execution id).")
 @connection_options
 @click.argument("run_id")

@@ -68,6 +68,16 @@ class KestraDeployedFlow(DeployedFlow):
         content = _run_command(self.deployer, "trigger", kwargs)
         return KestraTriggeredRun(deployer=self.deployer, content=content)
 
+    def resume(self, origin_run_id: str, **kwargs) -> KestraTriggeredRun:
+        """Re-run the failed steps of ``origin_run_id`` in place (Kestra restart): the
+        same Metaflow run continues. Re-running from a chosen step or with new
+        parameter values is not supported on Kestra yet."""
+        if kwargs.get("step_to_rerun") or any(k not in ("wait", "max_wait") for k in kwargs):
+            raise NotImplementedError("Kestra resume re-runs the failed steps of a run in place; "
+                                      "step_to_rerun and new parameter values are not supported")
+        content = _run_command(self.deployer, "resume", dict(kwargs, clone_run_id=origin_run_id))
+        return KestraTriggeredRun(deployer=self.deployer, content=content)
+
     def delete(self, **kwargs) -> bool:
         conn = connection_of(self.deployer)
         with conn.client() as client:
