@@ -7,7 +7,11 @@ import os
 import sys
 import tempfile
 
-_SYSROOT = tempfile.mkdtemp(prefix="mfo-sysroot-")
+# Against a real server (KESTRA_HOST / WINDMILL_HOST) the datastore must be one its worker
+# sees too: a fresh directory inside the given METAFLOW_DATASTORE_SYSROOT_LOCAL.
+_SHARED = os.environ.get("METAFLOW_DATASTORE_SYSROOT_LOCAL") if (
+    os.environ.get("KESTRA_HOST") or os.environ.get("WINDMILL_HOST")) else None
+_SYSROOT = tempfile.mkdtemp(prefix="mfo-sysroot-", dir=_SHARED)
 _HOME = tempfile.mkdtemp(prefix="mfo-home-")
 os.environ.update(
     METAFLOW_DEFAULT_DATASTORE="local",
