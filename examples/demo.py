@@ -58,7 +58,7 @@ def main(argv):
                   % (USER, kestra.url))
             if keep:
                 print("\n--keep: emulator up at %s (user %s, password %s, datastore %s). Ctrl-C stops it."
-                      % (kestra.url, USER, password, env["METAFLOW_DATASTORE_SYSROOT_LOCAL"]))
+                      % (kestra.url, USER, password, env["METAFLOW_DATASTORE_SYSROOT_LOCAL"]), flush=True)
                 try:
                     while True:
                         time.sleep(3600)
@@ -68,9 +68,10 @@ def main(argv):
 
 def flow_env(root, password):
     env = dict(os.environ)
-    for name in ("KESTRA_TOKEN", "KESTRA_TENANT", "KESTRA_HOST", "KESTRA_NAMESPACE"):
+    for name in ("KESTRA_TOKEN", "KESTRA_TENANT", "KESTRA_HOST"):
         env.pop(name, None)  # the demo talks to its own emulator only
     env.update({
+        "KESTRA_NAMESPACE": "metaflow",
         "USERNAME": os.environ.get("USERNAME") or os.environ.get("USER") or "demo",
         "METAFLOW_DEFAULT_DATASTORE": "local",
         "METAFLOW_DEFAULT_METADATA": "local",
