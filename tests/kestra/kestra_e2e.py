@@ -16,6 +16,8 @@ from metaflow_extensions.orchestrators.plugins.kestra.client import KestraClient
 from metaflow_extensions.orchestrators.plugins.kestra.compiler import KestraTarget, compile_flow, dump
 from metaflow_extensions.orchestrators.plugins.kestra.naming import flow_id
 
+# A real server's worker has its own interpreter (docker-compose: python3 in the image).
+WORKER_PYTHON = os.environ.get("KESTRA_WORKER_PYTHON") or sys.executable
 USER = "admin@example.com"
 PASSWORD = "e2e-Secret-pw-42"
 
@@ -73,7 +75,7 @@ def deploy(server: Server, name: str, **target_overrides) -> str:
     plan = fr.load_plan(name)
     deploy_opts = fr.deploy_options(name, engine="kestra")
     fid = flow_id(plan.project.flow_name if plan.project else plan.flow_name)
-    target = KestraTarget(namespace="metaflow", flow_id=fid, version=server.version, python=sys.executable,
+    target = KestraTarget(namespace="metaflow", flow_id=fid, version=server.version, python=WORKER_PYTHON,
                           **target_overrides)
     with server.client() as client:
         client.upsert_flow(dump(compile_flow(plan, deploy_opts, target)), "metaflow", fid)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
-import time
+import os
+import sys
 from typing import Any, Dict, Optional
 
 from metaflow import parameters
@@ -132,7 +133,11 @@ def _create(obj, kw, kestra_version, attribute_file) -> dep.Connection:
     obj.echo("Flow *%s* deployed to Kestra %d.x as %s/%s." % (plan.flow_name, version, conn.namespace, fid), bold=True)
     if plan.event_triggers:
         obj.echo("It listens for events %s: publish one with `python %s kestra send-event NAME`."
-                 % (", ".join(e.name for e in plan.event_triggers), "flow.py"))
+                 % (", ".join(e.name for e in plan.event_triggers), os.path.basename(sys.argv[0])))
+        if not os.environ.get("KESTRA_WEBHOOK_SECRET"):
+            obj.echo("Warning: KESTRA_WEBHOOK_SECRET is not set, so the event webhook key can be derived "
+                     "from public names and anyone who reaches Kestra could start this flow; set it "
+                     "(here and where events are sent) and deploy again.", fg="yellow")
     if attribute_file:
         _write(attribute_file, {"name": fid, "flow_name": plan.flow_name, "metadata": obj.metadata.metadata_str(),
                                 "additional_info": {"namespace": conn.namespace, "flow_id": fid,

@@ -21,6 +21,7 @@ class KestraDeployer(EngineDeployer):
 
     def __init__(self, deployer_kwargs: Dict[str, Any], **kwargs):
         secrets = _pop_secrets(deployer_kwargs)
+        deployer_kwargs = {k: v for k, v in deployer_kwargs.items() if v is not None}
         super().__init__(deployer_kwargs, **kwargs)
         self.env_vars.update(secrets)
 

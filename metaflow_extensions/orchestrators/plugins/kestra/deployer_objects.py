@@ -128,8 +128,11 @@ def from_deployment(identifier: str, metadata: Optional[str], conn: dep.Connecti
     stub = tempfile.NamedTemporaryFile(suffix=".py", delete=False, mode="w")
     with stub:
         stub.write(source)
-    deployer = Deployer(stub.name, env={"METAFLOW_USER": labels.get(dep.LABEL_OWNER, "")},
-                        **project_kwargs).kestra(name=fid, kestra_host=conn.host, kestra_namespace=namespace)
+    env = {"METAFLOW_USER": labels[dep.LABEL_OWNER]} if labels.get(dep.LABEL_OWNER) else {}
+    # The same server and credentials (the Deployer moves secrets into its environment).
+    deployer = Deployer(stub.name, env=env, **project_kwargs).kestra(
+        name=fid, kestra_host=conn.host, kestra_user=conn.user, kestra_password=conn.password,
+        kestra_token=conn.token, kestra_tenant=conn.tenant, kestra_namespace=namespace)
     deployer.name = fid
     deployer.flow_name = flow_name
     deployer.metadata = metadata or get_metadata()
