@@ -121,7 +121,7 @@ def from_deployment(identifier: str, metadata: Optional[str], conn: dep.Connecti
     flow_name = labels.get(dep.LABEL_FLOW) or fid.split(".")[-1]
     params = {i["id"]: {"python_var_name": i["id"].replace("-", "_"), "name": i["id"],
                         "type": _PARAM_TYPES.get(i.get("type"), "str"), "description": i.get("description"),
-                        "is_required": bool(i.get("required"))}
+                        "is_required": bool(i.get("required")) and "defaults" not in i}
               for i in flow.get("inputs") or [] if i["id"] != "metaflow_event"}
     project_kwargs = _project_kwargs(labels.get(dep.LABEL_BRANCH))
     source = stub_flow_source(flow_name, params, labels.get(dep.LABEL_PROJECT))
