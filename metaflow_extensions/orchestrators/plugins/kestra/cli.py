@@ -289,11 +289,20 @@ def resume(obj, clone_run_id, wait=False, max_wait=None, deployer_attribute_file
             _wait(obj, client, execution["id"], max_wait)
 
 
-@kestra.command(help="Show the state of a run (Metaflow run id or Kestra execution id).")
-@connection_options
-@click.argument("run_id")
-@click.pass_obj
-@_errors
+def run_command(help_text: str, *options):
+    """A command about one run: ``RUN_ID`` (Metaflow run id or Kestra execution id) plus
+    the connection options."""
+    def decorate(f):
+        f = _errors(f)
+        f = click.pass_obj(f)
+        for option in reversed(options):
+            f = option(f)
+        f = click.argument("run_id")(f)
+        return kestra.command(help=help_text)(connection_options(f))
+    return decorate
+
+
+@run_command("Show the state of a run (Metaflow run id or Kestra execution id).")
 def status(obj, run_id, **kw):
     with _conn(kw).client() as client:
         execution = client.get_execution(dep.execution_id(run_id))
@@ -323,23 +332,15 @@ def list_runs(obj, limit, **kw):
                                                state.get("startDate", "")))
 
 
-@kestra.command(help="Stop a running run (Metaflow run id or Kestra execution id).")
-@connection_options
-@click.argument("run_id")
-@click.pass_obj
-@_errors
+@run_command("Stop a running run (Metaflow run id or Kestra execution id).")
 def terminate(obj, run_id, **kw):
     with _conn(kw).client() as client:
         client.kill(dep.execution_id(run_id))
     obj.echo("Run %s is being terminated." % dep.run_id(dep.execution_id(run_id)))
 
 
-@kestra.command(help="Print the Kestra logs of a run (optionally one step).")
-@connection_options
-@click.argument("run_id")
-@click.option("--step", default=None, help="Only this step.")
-@click.pass_obj
-@_errors
+@run_command("Print the Kestra logs of a run (optionally one step).",
+             click.option("--step", default=None, help="Only this step."))
 def logs(obj, run_id, step=None, **kw):
     with _conn(kw).client() as client:
         for entry in client.logs(dep.execution_id(run_id), task_id=step):
