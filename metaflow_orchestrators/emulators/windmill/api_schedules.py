@@ -104,6 +104,14 @@ def _stored(request: Request, kind: str) -> Dict[str, Any]:
     return record
 
 
+def _listed(request: Request, kind: str) -> Response:
+    """Copies of the records whose path starts with ``path_start``."""
+    start = request.query_params.get("path_start", "")
+    with emulator_of(request).store.lock:
+        items = [dict(r) for r in _records(request, kind).values() if r["path"].startswith(start)]
+    return JSONResponse(items)
+
+
 def _delete(request: Request, kind: str) -> str:
     """Remove the record at the request's path (404 if absent); returns the path."""
     path = request.path_params["path"]
@@ -144,12 +152,7 @@ async def schedule_setenabled(request: Request) -> Response:
 
 
 async def schedule_list(request: Request) -> Response:
-    ws = workspace_of(request)
-    start = request.query_params.get("path_start", "")
-    with emulator_of(request).store.lock:
-        items = [dict(s) for s in emulator_of(request).store.workspaces[ws].schedules.values()
-                 if s["path"].startswith(start)]
-    return JSONResponse(items)
+    return _listed(request, "schedule")
 
 
 async def schedule_preview(request: Request) -> Response:
@@ -232,9 +235,4 @@ async def variable_delete(request: Request) -> Response:
 
 
 async def variable_list(request: Request) -> Response:
-    ws = workspace_of(request)
-    start = request.query_params.get("path_start", "")
-    with emulator_of(request).store.lock:
-        items = [dict(v) for v in emulator_of(request).store.workspaces[ws].variables.values()
-                 if v["path"].startswith(start)]
-    return JSONResponse(items)
+    return _listed(request, "variable")
