@@ -44,13 +44,6 @@ class KestraTarget:
     labels: Tuple[Tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
-class _Scope:
-    """Where a task sits: inside how many foreach levels, and (2.x) which Loop."""
-
-    depth: int = 0
-
-
 @dataclass
 class _Context:
     plan: Plan
@@ -75,7 +68,7 @@ def compile_flow(plan: Plan, deploy: DeployOptions, target: KestraTarget) -> Dic
     inputs = flow_inputs(plan, ctx.profile)
     if inputs:
         doc["inputs"] = inputs
-    doc["tasks"] = [init_task(ctx, bool(inputs))] + sequence_tasks(ctx, plan.root, _Scope())
+    doc["tasks"] = [init_task(ctx, bool(inputs))] + sequence_tasks(ctx, plan.root, 0)
     triggers = flow_triggers(ctx)
     if triggers:
         doc["triggers"] = triggers
@@ -135,62 +128,63 @@ def script_task(task_id: str, env: Dict[str, str], description: Optional[str] = 
     return task
 
 
-# --- the tree ---------------------------------------------------------------------------
+# --- the tree (``depth``: how many foreach levels enclose the tasks) --------------------
 
 
-def sequence_tasks(ctx: _Context, seq: Sequence, scope: _Scope) -> List[Dict[str, Any]]:
+def sequence_tasks(ctx: _Context, seq: Sequence, depth: int) -> List[Dict[str, Any]]:
     tasks: List[Dict[str, Any]] = []
     joined: Optional[Foreach] = None  # the foreach whose join is the next block
     for block in seq:
-        tasks += block_tasks(ctx, block, scope, joined)
+        tasks += block_tasks(ctx, block, depth, joined)
         joined = block if isinstance(block, Foreach) else None
     return tasks
 
 
-def block_tasks(ctx: _Context, block, scope: _Scope, joined: Optional[Foreach]) -> List[Dict[str, Any]]:
+def block_tasks(ctx: _Context, block, depth: int, joined: Optional[Foreach]) -> List[Dict[str, Any]]:
     if isinstance(block, StepTask):
-        return [step_task(ctx, block, scope, joined)]
-    head = step_task(ctx, block.head, scope, joined)
+        return [step_task(ctx, block, depth, joined)]
+    head = step_task(ctx, block.head, depth, joined)
     if isinstance(block, Split):
-        return [head, split_task(ctx, block, scope)]
+        return [head, split_task(ctx, block, depth)]
     if isinstance(block, Foreach):
-        return [head, foreach_task(ctx, block, scope)]
-    return [head] + switch_tasks(ctx, block, scope)
+        return [head, foreach_task(ctx, block, depth)]
+    return [head] + switch_tasks(ctx, block, depth)
 
 
-def split_task(ctx: _Context, block: Split, scope: _Scope) -> Dict[str, Any]:
+def split_task(ctx: _Context, block: Split, depth: int) -> Dict[str, Any]:
     # Parallel starts all children at once; one Sequential per branch keeps its steps in order.
     branches = [{"id": "mf-branch-%s-%s" % (block.head.name, _first_step(b)),
                  "type": "io.kestra.plugin.core.flow.Sequential",
-                 "tasks": sequence_tasks(ctx, b, scope)} for b in block.branches]
+                 "tasks": sequence_tasks(ctx, b, depth)} for b in block.branches]
     return {"id": "mf-split-%s" % block.head.name, "type": "io.kestra.plugin.core.flow.Parallel", "tasks": branches}
 
 
-def foreach_task(ctx: _Context, block: Foreach, scope: _Scope) -> Dict[str, Any]:
-    inner = _Scope(scope.depth + 1)
-    values = "{{ %s.vars.foreach_indices }}" % ctx.profile.same_scope(block.head.name, scope.depth)
+def foreach_task(ctx: _Context, block: Foreach, depth: int) -> Dict[str, Any]:
+    values = "{{ %s.vars.foreach_indices }}" % ctx.profile.same_scope(block.head.name, depth)
     task = ctx.profile.foreach(foreach_id(block), values, max(int(ctx.target.max_workers), 0))
-    task["tasks"] = sequence_tasks(ctx, block.body, inner)
+    task["tasks"] = sequence_tasks(ctx, block.body, depth + 1)
     if ctx.profile.isolated_iterations:
         heads = switch_heads_at_scope(block.body)
         if heads:
             # Iteration outputs are invisible after a Loop unless declared (kestra.md §6.2).
             task["outputs"] = [{"id": "branches", "type": "JSON",
-                                "value": "{{ [%s] }}" % ", ".join(ctx.profile.branches_of(h, inner.depth, False)
+                                "value": "{{ [%s] }}" % ", ".join(ctx.profile.branches_of(h, depth + 1, False)
                                                                   for h in heads)}]
     return task
 
 
-def switch_tasks(ctx: _Context, block: Switch, scope: _Scope) -> List[Dict[str, Any]]:
-    cases = {c.target: sequence_tasks(ctx, c.body, scope) for c in block.cases if len(c.body)}
-    task: Dict[str, Any] = {
+def switch_tasks(ctx: _Context, block: Switch, depth: int) -> List[Dict[str, Any]]:
+    """A Switch over the cases that have steps; cases that go straight to the merge need
+    no task (and Kestra refuses an empty case)."""
+    cases = {c.target: sequence_tasks(ctx, c.body, depth) for c in block.cases if len(c.body)}
+    if not cases:
+        return []
+    return [{
         "id": "mf-switch-%s" % block.head.name,
         "type": "io.kestra.plugin.core.flow.Switch",
-        "value": "{{ %s.vars.branch }}" % ctx.profile.same_scope(block.head.name, scope.depth),
-    }
-    if cases:
-        task["cases"] = cases
-    return [task] if cases else []
+        "value": "{{ %s.vars.branch }}" % ctx.profile.same_scope(block.head.name, depth),
+        "cases": cases,
+    }]
 
 
 def foreach_id(block: Foreach) -> str:
@@ -205,16 +199,16 @@ def _first_step(seq: Sequence) -> str:
 # --- one step ---------------------------------------------------------------------------
 
 
-def step_task(ctx: _Context, task: StepTask, scope: _Scope, joined: Optional[Foreach]) -> Dict[str, Any]:
+def step_task(ctx: _Context, task: StepTask, depth: int, joined: Optional[Foreach]) -> Dict[str, Any]:
     profile = ctx.profile
     env = base_env(ctx, encode(step_spec(ctx.plan, task, ctx.deploy)))
-    if scope.depth:
+    if depth:
         env["MFO_INDEX_PATH"] = profile.index_path
     if task.inputs.kind == "foreach-join":
         if joined is None:
             raise PlanError("internal: a foreach join without its foreach", task.name)
-        env["MFO_WIDTH"] = "{{ %s.vars.foreach_width }}" % profile.same_scope(joined.head.name, scope.depth)
-    branches = branch_expressions(ctx, task, scope, joined)
+        env["MFO_WIDTH"] = "{{ %s.vars.foreach_width }}" % profile.same_scope(joined.head.name, depth)
+    branches = branch_expressions(ctx, task, depth, joined)
     if branches:
         env["MFO_BRANCHES"] = "{{ [%s] }}" % ", ".join(branches)
     out = script_task(task.name, env, description=step_description(task))
@@ -240,7 +234,7 @@ def step_description(task: StepTask) -> str:
     return "\n\n".join(lines)
 
 
-def branch_expressions(ctx: _Context, task: StepTask, scope: _Scope, joined: Optional[Foreach]) -> List[str]:
+def branch_expressions(ctx: _Context, task: StepTask, depth: int, joined: Optional[Foreach]) -> List[str]:
     """Expressions for the branch facts this task's ``--input-paths`` depend on: the switch
     steps on its input tails (at its own scope, or inside the foreach it joins)."""
     heads: List[Tuple[str, bool]] = []  # (switch step, surely ran)
@@ -252,8 +246,9 @@ def branch_expressions(ctx: _Context, task: StepTask, scope: _Scope, joined: Opt
     if task.inputs.kind == "foreach-join" and joined is not None:
         if profile.isolated_iterations:
             return ["%s.outputs" % profile.ref(foreach_id(joined))]
-        return ["%s ?? {}" % profile.ref(head) for head, _ in heads]
-    return [profile.branches_of(head, scope.depth, sure) for head, sure in heads]
+        # Every iteration's reports, not just this one's: the join reads them all.
+        return [profile.branches_of(head, depth + 1, False) for head, _ in heads]
+    return [profile.branches_of(head, depth, sure) for head, sure in heads]
 
 
 def _tail_heads(tail: Optional[Tail], sure: bool) -> List[Tuple[str, bool]]:
