@@ -6,7 +6,7 @@ import functools
 import json
 import os
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from metaflow import parameters
 from metaflow._vendor import click
@@ -17,7 +17,6 @@ from ..plan import PlanError
 from . import deployment as dep
 from .client import KestraError
 from .compiler import compile_flow, dump
-
 
 
 class KestraCLIError(MetaflowException):
@@ -50,10 +49,30 @@ def _connection_options():
 _NAME = click.option("--name", default=None, help="Kestra flow id (default: the flow name, project-aware).")
 
 
-def connection_options(f):
-    for option in reversed(_connection_options()):
+def _options(f, options):
+    for option in reversed(options):
         f = option(f)
     return f
+
+
+def _project_options():
+    return [click.option("--branch", default=None, help="@project branch (same as the top-level --branch)."),
+            click.option("--production", is_flag=True, default=False, help="@project production deployment.")]
+
+
+def _wait_options():
+    return [click.option("--wait/--no-wait", default=False, show_default=True, help="Wait for the run to end."),
+            click.option("--max-wait", default=None, type=float, help="Give up waiting after this many seconds."),
+            click.option("--deployer-attribute-file", default=None, hidden=True,
+                         help="Write the run's metadata and pathspec to this file (Metaflow's Deployer API).")]
+
+
+def connection_options(f):
+    return _options(f, _connection_options())
+
+
+def project_options(f):
+    return _options(f, _project_options())
 
 
 # Also on the group, where Metaflow's Deployer puts its keyword arguments; commands that
@@ -66,19 +85,15 @@ def deploy_options(f=None, named: bool = True):
     """Deployment options; ``named=False`` leaves ``--name`` to the group (see above)."""
     if f is None:
         return functools.partial(deploy_options, named=named)
-    for option in reversed(([_NAME] if named else []) + [
+    return _options(f, ([_NAME] if named else []) + [
         click.option("--tag", "tags", multiple=True, help="Tag every Metaflow run with this (repeatable)."),
         click.option("--namespace", "user_namespace", default=None, help="Metaflow namespace of the runs."),
         click.option("--max-workers", default=16, show_default=True, type=int,
                      help="How many foreach iterations run at once."),
         click.option("--workflow-timeout", default=None, type=int, help="Fail a run after this many seconds (sla)."),
         click.option("--with", "decospecs", multiple=True, help="Add a decorator to every step (repeatable)."),
-        click.option("--branch", default=None, help="@project branch (same as the top-level --branch)."),
-        click.option("--production", is_flag=True, default=False, help="@project production deployment."),
         click.option("--worker-python", default=None, help="Interpreter on the Kestra worker (default python3)."),
-    ]):
-        f = option(f)
-    return f
+    ] + _project_options())
 
 
 def _conn(kw: Dict[str, Any]) -> dep.Connection:
@@ -152,23 +167,16 @@ def _write(path: str, content: Dict[str, Any]) -> None:
 
 
 def trigger_options(f):
-    for option in reversed([
+    return _options(f, [
         click.option("--run-param", "run_params", multiple=True, help="Parameter as name=value (repeatable)."),
-        click.option("--wait/--no-wait", default=False, show_default=True, help="Wait for the run to end."),
-        click.option("--max-wait", default=None, type=float, help="Give up waiting after this many seconds."),
         click.option("--run-id-file", default=None, help="Write the Metaflow run id to this file."),
-        click.option("--deployer-attribute-file", default=None, hidden=True,
-                     help="Write the run's metadata and pathspec to this file (Metaflow's Deployer API)."),
-    ]):
-        f = option(f)
-    return f
+    ] + _wait_options())
 
 
 @parameters.add_custom_parameters(deploy_mode=False)
 @kestra.command(help="Start a run of the deployed flow.")
 @connection_options
-@click.option("--branch", default=None, help="@project branch of the deployment.")
-@click.option("--production", is_flag=True, default=False, help="@project production deployment.")
+@project_options
 @trigger_options
 @click.pass_obj
 @_errors
@@ -239,12 +247,10 @@ def _wait(obj, client, execution_id: str, max_wait: Optional[float]) -> None:
     seen: Dict[str, str] = {}
 
     def progress(execution: Dict[str, Any]) -> None:
-        for run in execution.get("taskRunList") or []:
-            key = "%s%s" % (run["taskId"], " [%s]" % run["value"] if run.get("value") else "")
-            state = run.get("state", {}).get("current", "")
-            if seen.get(key) != state and not run["taskId"].startswith("mf-"):
-                seen[key] = state
-                obj.echo("    %s: %s" % (key, state))
+        for label, state in _step_states(execution.get("taskRunList") or []):
+            if seen.get(label) != state:
+                seen[label] = state
+                obj.echo("    %s: %s" % (label, state))
 
     execution = client.wait(execution_id, max_wait=max_wait, on_update=progress)
     state = execution["state"]["current"]
@@ -252,6 +258,14 @@ def _wait(obj, client, execution_id: str, max_wait: Optional[float]) -> None:
         _print_failure(obj, client, execution)
         raise KestraCLIError("run %s ended %s" % (dep.run_id(execution_id), state))
     obj.echo("Run %s ended %s." % (dep.run_id(execution_id), state), bold=True)
+
+
+def _step_states(task_runs) -> List[Tuple[str, str]]:
+    """(step [foreach index path], state) of the task runs that are Metaflow steps (our
+    own Parallel/ForEach/Switch wrappers are named ``mf-...``)."""
+    return [("%s%s" % (run["taskId"], " [%s]" % run["value"] if run.get("value") else ""),
+             run.get("state", {}).get("current", ""))
+            for run in task_runs if not run["taskId"].startswith("mf-")]
 
 
 def _print_failure(obj, client, execution: Dict[str, Any]) -> None:
@@ -269,10 +283,7 @@ def _print_failure(obj, client, execution: Dict[str, Any]) -> None:
                       "successful steps keep their results and the Metaflow run id stays the same.")
 @connection_options
 @click.option("--clone-run-id", required=True, help="The run to resume (Metaflow run id or Kestra execution id).")
-@click.option("--wait/--no-wait", default=False, show_default=True, help="Wait for the run to end.")
-@click.option("--max-wait", default=None, type=float, help="Give up waiting after this many seconds.")
-@click.option("--deployer-attribute-file", default=None, hidden=True,
-              help="Write the run's metadata and pathspec to this file (Metaflow's Deployer API).")
+@functools.partial(_options, options=_wait_options())
 @click.pass_obj
 @_errors
 def resume(obj, clone_run_id, wait=False, max_wait=None, deployer_attribute_file=None, **kw):
@@ -293,12 +304,8 @@ def run_command(help_text: str, *options):
     """A command about one run: ``RUN_ID`` (Metaflow run id or Kestra execution id) plus
     the connection options."""
     def decorate(f):
-        f = _errors(f)
-        f = click.pass_obj(f)
-        for option in reversed(options):
-            f = option(f)
-        f = click.argument("run_id")(f)
-        return kestra.command(help=help_text)(connection_options(f))
+        f = _options(click.pass_obj(_errors(f)), options)
+        return kestra.command(help=help_text)(connection_options(click.argument("run_id")(f)))
     return decorate
 
 
@@ -308,16 +315,13 @@ def status(obj, run_id, **kw):
         execution = client.get_execution(dep.execution_id(run_id))
         click.echo("%s %s (Kestra %s)" % (dep.run_id(execution["id"]), dep.status_of(execution),
                                                execution["state"]["current"]))
-        for run in client.task_runs(execution["id"], execution):
-            if not run["taskId"].startswith("mf-"):
-                value = " [%s]" % run["value"] if run.get("value") else ""
-                click.echo("    %s%s: %s" % (run["taskId"], value, run["state"]["current"]))
+        for label, state in _step_states(client.task_runs(execution["id"], execution)):
+            click.echo("    %s: %s" % (label, state))
 
 
 @kestra.command(name="list-runs", help="List the runs of the deployed flow, newest first.")
 @connection_options
-@click.option("--branch", default=None, help="@project branch of the deployment.")
-@click.option("--production", is_flag=True, default=False, help="@project production deployment.")
+@project_options
 @click.option("--limit", default=25, show_default=True, type=int)
 @_NAME
 @click.pass_obj
