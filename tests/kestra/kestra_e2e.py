@@ -3,6 +3,7 @@ emulator, or a real Kestra when KESTRA_HOST is set), deploy + run helpers, and t
 artifact comparison with ``python flow.py run``."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -48,26 +49,20 @@ def server_params() -> List:
     return params
 
 
+@contextlib.contextmanager
 def start_server(which):
-    """A context manager yielding a Server."""
-    import contextlib
-
-    @contextlib.contextmanager
-    def real():
+    """A Server: the real Kestra at KESTRA_HOST, or an emulator of version ``which``."""
+    if which == "real":
         url = os.environ["KESTRA_HOST"]
         user, password = os.environ.get("KESTRA_USER"), os.environ.get("KESTRA_PASSWORD")
         with KestraClient(url, username=user, password=password) as client:
             version = client.major
         yield Server(url, version, user, password, real=True)
+        return
+    from metaflow_orchestrators.emulators.kestra import start
 
-    @contextlib.contextmanager
-    def emulator():
-        from metaflow_orchestrators.emulators.kestra import start
-
-        with start(version=which, username=USER, password=PASSWORD) as handle:
-            yield Server(handle.url, which, USER, PASSWORD)
-
-    return real() if which == "real" else emulator()
+    with start(version=which, username=USER, password=PASSWORD) as handle:
+        yield Server(handle.url, which, USER, PASSWORD)
 
 
 def deploy(server: Server, name: str, **target_overrides) -> str:

@@ -27,12 +27,11 @@ def compiled(name, version, **overrides):
 
 
 def tasks(doc):
+    """Every task at every depth (flowable children and switch cases)."""
     for task in doc["tasks"]:
         yield task
-        for key in ("tasks",):
-            yield from tasks({"tasks": task.get(key) or []})
-        for case in (task.get("cases") or {}).values():
-            yield from tasks({"tasks": case})
+        for children in [task.get("tasks") or []] + list((task.get("cases") or {}).values()):
+            yield from tasks({"tasks": children})
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +58,7 @@ def test_versions_differ_where_kestra_does():
     types = lambda doc: {t["type"].rsplit(".", 1)[-1] for t in tasks(doc)}
     assert "ForEach" in types(one) and "Loop" not in types(one)
     assert "Loop" in types(two) and "ForEach" not in types(two)
-    body_one = next(t for t in tasks(one) if t["id"] == "body" or t.get("env", {}).get("MFO_INDEX_PATH"))
+    body_one = next(t for t in tasks(one) if t.get("env", {}).get("MFO_INDEX_PATH"))
     assert body_one["env"]["MFO_INDEX_PATH"] == "{{ taskrun.value }}"
     body_two = next(t for t in tasks(two) if t.get("env", {}).get("MFO_INDEX_PATH"))
     assert body_two["env"]["MFO_INDEX_PATH"] == "{{ item.value }}"
