@@ -88,14 +88,15 @@ def deployment_name(plan: Plan, name: Optional[str]) -> str:
     return flow_id(plan.project.flow_name if plan.project else plan.flow_name)
 
 
-def deploy_options(obj, plan: Plan, tags=(), namespace=None, python: Optional[str] = None) -> DeployOptions:
+def deploy_options(obj, plan: Plan, tags=(), namespace=None) -> DeployOptions:
+    """What every task's spec records. No ``python``: the entry runs the step in its own
+    interpreter (``--worker-python``), which is what the launcher defaults to."""
     from metaflow.util import get_username
 
     proj = plan.project
     return DeployOptions(
         engine=ENGINE,
         flow_file=os.path.abspath(sys.argv[0]),
-        python=python,
         metadata=obj.metadata.TYPE,
         datastore=obj.flow_datastore.TYPE,
         datastore_root=obj.flow_datastore.datastore_root,
