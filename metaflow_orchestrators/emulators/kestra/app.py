@@ -191,11 +191,13 @@ class Api:
         flow_id = q.get("filters[flowId][EQUALS]")
         states = q.get("filters[state][IN]") or q.get("filters[state][EQUALS]")
         state_list = states.split(",") if states else None
+        kind = q.get("filters[kind][EQUALS]")
+        parent_id = q.get("filters[parentId][EQUALS]")
         if not self.v2:
             ns = ns or q.get("namespace")
             flow_id = flow_id or q.get("flowId")
             state_list = state_list or q.getlist("state") or None
-        return self._paged(request, self.engine.search(ns, flow_id, state_list), light=self.v2)
+        return self._paged(request, self.engine.search(ns, flow_id, state_list, kind, parent_id), light=self.v2)
 
     def _paged(self, request: Request, executions: List[Execution], light: bool) -> Response:
         page = max(int(request.query_params.get("page", 1)), 1)
@@ -211,7 +213,8 @@ class Api:
         return JSONResponse({"results": results, "total": len(executions)})
 
     async def kill(self, request: Request) -> Response:
-        exe = self.engine.kill(request.path_params["executionId"])
+        cascade = request.query_params.get("isOnKillCascade", "true").lower() != "false"
+        exe = self.engine.kill(request.path_params["executionId"], cascade)
         # 1.3 answers 202 (kill requested); 2.x 200 with the Execution (spec).
         if self.v2:
             return JSONResponse(exe.to_json(self.engine.version), media_type="text/json")
@@ -301,7 +304,13 @@ class Api:
         except ValueError:
             body = text  # non-JSON bodies arrive as the raw string (source 0.21 Webhook)
         headers = {k: request.headers.getlist(k) for k in request.headers.keys()}
-        exe = fire_webhook(self.engine, p["namespace"], p["id"], p["key"], body, headers)
+        if p.get("path") is not None or request.url.path.endswith("/"):
+            # A path after the key is rejected (core/.../trigger/Webhook.java@v1.3.34/@v2.0.0 `evaluate`).
+            return Response(status_code=404)
+        params = {k: request.query_params.getlist(k) for k in request.query_params.keys()}
+        exe = fire_webhook(self.engine, p["namespace"], p["id"], p["key"], body, headers, params)
+        if isinstance(exe, int):
+            return Response(status_code=exe)
         data = exe.to_json(self.engine.version)
         data["url"] = "%s/ui/main/executions/%s/%s/%s" % (str(request.base_url).rstrip("/"),
                                                           exe.namespace, exe.flow_id, exe.id)

@@ -9,6 +9,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .durations import parse_duration
 from .executor import Runner
+from .flowables import errors_finally_ids
 from .model import FLOWABLE_TYPES
 from .inputs import resolve_inputs
 from .parser import iter_tasks, label_items, parse_flow
@@ -105,13 +106,14 @@ class Engine:
         renderer = Renderer(self.version)
         base = {"flow": {"id": flow_id, "namespace": namespace, "revision": record.revision}}
         inputs = resolve_inputs(flow.get("inputs") or [], submitted,
-                                (lambda t: renderer.render(t, base)) if self.version < 2 else None)
+                                lambda t: renderer.render(t, base))
         # Execution labels = flow labels + request/trigger labels (source ExecutionController).
         merged = {k: str(v) for k, v in label_items(flow.get("labels"))}
         merged.update({lab["key"]: lab["value"] for lab in labels})
         exe = Execution(flow, record.revision, inputs, [{"key": k, "value": v} for k, v in merged.items()], trigger)
         exe.version = self.version
-        exe.envs = {k[4:].lower(): v for k, v in os.environ.items() if k.startswith("ENV_")}  # `envs` (kestra.md §5.2)
+        # `envs`: the worker's ENV_* variables, lower-cased without the prefix (kestra.md §5.2).
+        exe.envs = {k[4:].lower(): v for k, v in os.environ.items() if k.startswith("ENV_")}
         with self.lock:
             self.executions[exe.id] = exe
             self.logs[exe.id] = []
@@ -136,11 +138,17 @@ class Engine:
         self._start(exe)
 
     def _start(self, exe: Execution) -> None:
-        runner = Runner(exe, self.version, self.workdir, self.add_log)
+        runner = Runner(exe, self.version, self.workdir, self.add_log, self._register_iteration)
         with self.lock:
             self.runners[exe.id] = runner
         threading.Thread(target=self._run, args=(exe, runner), name="exec-" + exe.id, daemon=True).start()
         self._sla_watch(exe, runner)
+
+    def _register_iteration(self, sub: Execution) -> None:
+        """2.x Loop iterations are executions of their own (kind LOOP), readable by id."""
+        with self.lock:
+            self.executions[sub.id] = sub
+            self.logs.setdefault(sub.id, [])
 
     def _run(self, exe: Execution, runner: Runner) -> None:
         try:
@@ -199,12 +207,17 @@ class Engine:
         return exe
 
     def search(self, namespace: Optional[str], flow_id: Optional[str],
-               states: Optional[List[str]] = None) -> List[Execution]:
+               states: Optional[List[str]] = None, kind: Optional[str] = None,
+               parent_id: Optional[str] = None) -> List[Execution]:
+        """Loop iteration executions are left out unless a `kind` filter is given
+        (jdbc/io/kestra/jdbc/repository/AbstractJdbcExecutionRepository.java@v2.0.0 NORMAL_KIND_CONDITION)."""
         with self.lock:
             found = [e for e in self.executions.values()
                      if (namespace is None or e.namespace == namespace or e.namespace.startswith(namespace + "."))
                      and (flow_id is None or e.flow_id == flow_id)
-                     and (not states or e.state.current in states)]
+                     and (not states or e.state.current in states)
+                     and (e.kind == kind if kind else e.kind == "NORMAL")
+                     and (parent_id is None or e.parent_id == parent_id)]
         return sorted(found, key=lambda e: e.state.histories[0][1], reverse=True)
 
     def delete_execution(self, execution_id: str) -> None:
@@ -214,10 +227,16 @@ class Engine:
             self.logs.pop(execution_id, None)
 
     # ---- kill / restart --------------------------------------------------------------
-    def kill(self, execution_id: str) -> Execution:
+    def kill(self, execution_id: str, cascade: bool = True) -> Execution:
+        """A finished execution: 409 only with `isOnKillCascade=false`; with the default (true) the kill
+        event is emitted anyway and the request accepted, the execution unchanged
+        (webserver/.../api/ExecutionController.java@v1.3.25 `killExecution`; webserver is not on Maven
+        Central, 1.3.25 is the closest published source)."""
         exe = self.get_execution(execution_id)
         if exe.state.is_terminated():
-            raise Conflict("Execution is already finished, can't kill it")
+            if not cascade:
+                raise Conflict("Illegal state: Execution is already finished, can't kill it")
+            return exe
         self._stop(exe, "KILLED")
         return exe
 
@@ -230,9 +249,10 @@ class Engine:
             queued = exe.state.current == "QUEUED"
             exe.state.set("KILLING")
             exe.kill_event.set()
-            for taskrun in exe.task_runs:
-                if not taskrun.state.is_terminated():
-                    taskrun.state.set("KILLING")
+            for sub in [exe] + _all_iterations(exe):
+                for taskrun in sub.task_runs:
+                    if not taskrun.state.is_terminated():
+                        taskrun.state.set("KILLING")
         runner = self.runners.get(exe.id)
         if runner is not None:
             runner.kill_processes()
@@ -243,29 +263,35 @@ class Engine:
             self._finished(exe)
 
     def restart(self, execution_id: str) -> Execution:
-        """Same execution id; failed task runs (and their parents) run again, successful ones keep
-        outputs and attempts (source ExecutionService.restart, kestra.md §11)."""
+        """Same execution id; only FAILED (or PAUSED) task runs and their ancestors run again, every
+        other task run keeps its state, attempts and outputs; errors/finally task runs are dropped and
+        run again; label system.restarted=true; metadata.attemptNumber + 1
+        (core/io/kestra/core/services/ExecutionService.java@v1.3.34/@v2.0.0 `restart`, `mapTaskRun`,
+        TaskRun.forChildExecution keeps `attempts`). Refusals, via the web ErrorController
+        (webserver/.../controllers/ErrorController.java@v1.3.25: IllegalStateException → 409 "Illegal
+        state: ...", IllegalArgumentException → 422 "Illegal argument: ..."):
+        - state: 1.3 `canBeRestarted` = terminated or paused and not KILLED (State.java@v1.3.34);
+          2.0 = FAILED or PAUSED only (State.java@v2.0.0);
+        - no FAILED/PAUSED task run → "No task found to restart execution from!" (2.0: an execution
+          without any task run restarts from scratch)."""
         exe = self.get_execution(execution_id)
         with exe.lock:
-            if not exe.state.is_terminated():
-                raise Conflict("Execution must be terminated to be restarted, current state is '%s' !"
-                               % exe.state.current)
-            if exe.state.current in ("SUCCESS",):
-                raise Conflict("No task found to restart for execution %s" % exe.id)
-            errors_ids = _error_task_ids(exe.flow)
-            for taskrun in list(exe.task_runs):
-                if taskrun.task_id in errors_ids:
-                    # Error and finally branches are removed and run again (ExecutionService.restart).
-                    exe.task_runs.remove(taskrun)
-                    exe.by_key.pop(taskrun.key, None)
-                elif taskrun.state.current in ("FAILED", "KILLED", "KILLING", "CREATED", "CANCELLED"):
-                    # ExecutionService.mapTaskRun: runnable → RESTARTED, flowable ancestors → RUNNING;
-                    # attempts are kept, so the re-run is one more attempt.
-                    taskrun.state.set("RUNNING" if taskrun.task_type in FLOWABLE_TYPES else "RESTARTED")
+            current = exe.state.current
+            ok = current in ("FAILED", "PAUSED") if self.version >= 2 else (
+                (exe.state.is_terminated() or current == "PAUSED") and current != "KILLED")
+            if not ok:
+                raise Conflict("Illegal state: Execution must be terminated or paused and not killed to be "
+                               "restarted, current state is '%s' !" % current)
+            failed = [t for t in exe.task_runs if t.state.current in ("FAILED", "PAUSED")]
+            if not failed and not (self.version >= 2 and not exe.task_runs):
+                raise ValueError("Illegal argument: No task found to restart execution from!")
+            exe.mark_for_restart(FLOWABLE_TYPES, errors_finally_ids(exe.flow))
             exe.kill_event.clear()
             exe.kill_state = "KILLED"
             exe.done.clear()
             exe.attempt_number += 1
+            if not any(lab["key"] == "system.restarted" for lab in exe.labels):
+                exe.labels.append({"key": "system.restarted", "value": "true"})
             exe.state.set("RESTARTED")
         self._start(exe)
         return exe
@@ -297,16 +323,9 @@ class Engine:
                 self._stop(exe, "KILLED")
 
 
-def _error_task_ids(flow: Dict[str, Any]) -> set:
-    """Ids of every task inside an `errors` branch (flow or flowable level)."""
-    ids = set()
-    for branch in ("errors",):
-        for task in flow.get(branch) or []:
-            ids.add(task["id"])
-            ids.update(t["id"] for t in iter_tasks(task))
-    for task in iter_tasks(flow):
-        for sub in task.get("errors") or []:
-            ids.add(sub["id"])
-            ids.update(t["id"] for t in iter_tasks(sub))
-    return ids
-
+def _all_iterations(exe: Execution) -> List[Execution]:
+    out: List[Execution] = []
+    for sub in exe.iterations:
+        out.append(sub)
+        out.extend(_all_iterations(sub))
+    return out

@@ -18,7 +18,8 @@ from .durations import parse_duration
 from .flowables import FlowablesMixin
 from .pebble import PebbleError, Renderer, is_truthy, render_data, to_text
 from .records import Execution, State, TaskRun, final_state, iso, now
-from .scope import Scope
+from .defaults import merge
+from .scope import Interrupt, Scope
 from .scripts import build_spec, new_workdir, run_attempt
 
 MAX_THREADS = 32
@@ -28,21 +29,24 @@ LogSink = Callable[[Execution, Optional[TaskRun], int, str, str], None]
 class Runner(FlowablesMixin):
     """Executes one Execution to a terminal state (also used again for restart)."""
 
-    def __init__(self, execution: Execution, version: int, workdir: str, log: LogSink):
+    def __init__(self, execution: Execution, version: int, workdir: str, log: LogSink,
+                 register: Optional[Callable[[Execution], None]] = None):
         self.exe = execution
+        self.register_execution = register or (lambda sub: None)
         self.version = version
         self.workdir = workdir
         self.log_sink = log
         self.renderer = Renderer(version)
         self.processes: List[Any] = []
         self.proc_lock = threading.Lock()
+        self.root_lock = execution.lock  # one lock for the execution and its Loop iterations
 
     # ---- entry point -----------------------------------------------------------------
     def run(self) -> str:
         exe = self.exe
         with exe.lock:
             exe.state.set("RUNNING")
-        root = Scope(None, (), exe.outputs, retry=exe.flow.get("retry"))
+        root = Scope(exe, None, retry=exe.flow.get("retry"))
         state = self.run_block(exe.flow["tasks"], root)
         if state in ("FAILED", "KILLED") and exe.flow.get("errors") and not exe.kill_event.is_set():
             # Flow `errors` run on failure but do not recover the execution (kestra.md §8.2).
@@ -70,35 +74,39 @@ class Runner(FlowablesMixin):
 
     # ---- blocks ----------------------------------------------------------------------
     def run_block(self, tasks: List[Dict[str, Any]], scope: Scope, ignore_kill: bool = False) -> str:
-        """Children one after another; stop at the first failure (kestra.md §11 Sequential)."""
+        """Children one after another; stop at the first failure
+        (core/io/kestra/core/runners/FlowableUtils.java@v1.3.34 `resolveSequentialNexts`)."""
         states: List[Optional[str]] = []
         for task in tasks:
-            if self.exe.kill_event.is_set() and not ignore_kill:
+            if (self.exe.kill_event.is_set() and not ignore_kill) or scope.interrupted():
                 break
             state = self.run_task(task, scope)
             states.append(state)
-            if state in ("FAILED", "KILLED"):
+            if state in ("FAILED", "KILLED", "CANCELLED"):
                 break
         return final_state(states)
 
     def run_concurrently(self, jobs: List[Callable[[], str]], limit: int, fail_fast: bool = True,
-                         stop: Optional[threading.Event] = None) -> str:
-        """Run jobs with at most ``limit`` at once (0 = all); stop launching after a failure
-        unless ``fail_fast`` is off (Loop `transmitFailed: false`)."""
+                         stop: Optional[threading.Event] = None,
+                         on_fail: Optional[Callable[[], None]] = None) -> str:
+        """Run jobs with at most ``limit`` at once (0 = all); once one failed no new job starts
+        (findTaskDependingFlowState returns no task after a failure with no retry left,
+        core/io/kestra/core/models/executions/Execution.java@v1.3.34) unless ``fail_fast`` is off."""
         if not jobs:
             return "SUCCESS"
         # "Unlimited" is capped at MAX_THREADS per group so a huge fan-out cannot exhaust the host
         # (a real worker also has a bounded thread pool, `kestra.worker` threads).
         workers = min(len(jobs) if limit <= 0 else min(limit, len(jobs)), MAX_THREADS)
-        states: List[str] = []
         failed = threading.Event()
 
-        def guarded(job: Callable[[], str]) -> str:
+        def guarded(job: Callable[[], str]) -> Optional[str]:
             if failed.is_set() or self.exe.kill_event.is_set() or (stop is not None and stop.is_set()):
-                return "SUCCESS"  # never started: no task run, no effect on the group state
+                return None  # never started: no task run, no effect on the group state
             state = job()
             if state in ("FAILED", "KILLED") and fail_fast:
                 failed.set()
+                if on_fail is not None:
+                    on_fail()
             return state
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -108,17 +116,19 @@ class Runner(FlowablesMixin):
     # ---- one task --------------------------------------------------------------------
     def run_task(self, task: Dict[str, Any], scope: Scope) -> Optional[str]:
         if task.get("disabled"):
-            return None  # disabled tasks get no task run (kestra.md §3.1)
-        key = (task["id"], scope.values, scope.loop_path)
-        with self.exe.lock:
-            taskrun = self.exe.by_key.get(key)
-            if taskrun is not None and taskrun.state.current in ("SUCCESS", "WARNING", "SKIPPED"):
-                # Restart keeps successful task runs and their outputs (ExecutionService.restart).
+            return None  # disabled tasks get no task run (Execution.removeDisabled@v1.3.34)
+        exe = scope.exe
+        key = (task["id"], scope.parent.id if scope.parent else None, scope.value)
+        with exe.lock:
+            taskrun = exe.by_key.get(key)
+            if taskrun is not None and taskrun.state.current not in ("RESTARTED", "RUNNING"):
+                # Restart re-runs only FAILED/PAUSED task runs and their ancestors; every other task run
+                # keeps its state and outputs (core/io/kestra/core/services/ExecutionService.java@v1.3.34 `restart`).
                 return taskrun.state.current
             if taskrun is None:
+                if scope.interrupted():
+                    return None
                 taskrun = self._new_taskrun(task, scope, key)
-            elif taskrun.state.current not in ("RESTARTED", "RUNNING"):
-                taskrun.state.set("RESTARTED")
         if self.exe.kill_event.is_set():
             taskrun.state.set(self.exe.kill_state)
             return "KILLED"
@@ -131,18 +141,21 @@ class Runner(FlowablesMixin):
             state = self.run_flowable(task, taskrun, scope)
         else:
             state = self.run_runnable(task, taskrun, scope)
+        interrupted = scope.interrupted()
+        if interrupted and state not in ("SUCCESS", "WARNING", "SKIPPED"):
+            state = interrupted
         state = self._allow(task, state)
-        with self.exe.lock:
+        with exe.lock:
             taskrun.state.set(state)
         return state
 
     def _new_taskrun(self, task: Dict[str, Any], scope: Scope, key: tuple) -> TaskRun:
-        value = scope.values[-1] if scope.values else (scope.item or {}).get("value")
-        # ForEach children carry a 0-based iteration in 1.x (kestra-io/kestra#11206); Loop its index.
-        iteration = (scope.item or {}).get("index", scope.iteration)
-        taskrun = TaskRun(self.exe, task, scope.parent.id if scope.parent else None, value, iteration, key)
-        self.exe.task_runs.append(taskrun)
-        self.exe.by_key[key] = taskrun
+        # TaskRun.of(execution, resolvedTask): value/iteration only from the ResolvedTask, i.e. only for
+        # the direct children of a 1.x ForEach (core/io/kestra/core/models/executions/TaskRun.java@v1.3.34).
+        taskrun = TaskRun(scope.exe, task, scope.parent.id if scope.parent else None, scope.value,
+                          scope.iteration, key)
+        scope.exe.task_runs.append(taskrun)
+        scope.exe.by_key[key] = taskrun
         return taskrun
 
     def _run_if(self, task: Dict[str, Any], taskrun: TaskRun, scope: Scope) -> str:
@@ -171,12 +184,11 @@ class Runner(FlowablesMixin):
         # Retry precedence: task, then parent flowable, then flow (kestra.md §7).
         retry = task.get("retry") or scope.retry
         timeout = parse_duration(task["timeout"]) if task.get("timeout") else None
-        started = now()
         while True:
             state, outputs = self._attempt(task, taskrun, scope, timeout)
-            if state == "SUCCESS" or self.exe.kill_event.is_set():
+            if state == "SUCCESS" or self.exe.kill_event.is_set() or scope.interrupted():
                 break
-            delay = self._retry_delay(retry, len(taskrun.attempts), started)
+            delay = self._retry_delay(retry, taskrun)
             if delay is None:
                 break
             taskrun.state.set("RETRYING")
@@ -189,18 +201,19 @@ class Runner(FlowablesMixin):
         if state == "SUCCESS" and retry and retry.get("warningOnRetry") and len(taskrun.attempts) > 1:
             state = "WARNING"  # Worker.java: warningOnRetry after more than one attempt
         if state in ("SUCCESS", "WARNING"):
-            self._store_outputs(taskrun, scope, outputs)
+            self._store_outputs(taskrun, outputs)
         return state
 
     def _attempt(self, task: Dict[str, Any], taskrun: TaskRun, scope: Scope,
                  timeout: Optional[float]) -> tuple:
         # attemptsCount = attempts recorded before this one: the run context is built before
-        # Worker.runAttempt appends the new attempt (RunVariables.java), so 0 on the first try.
+        # the new attempt is appended (core/io/kestra/core/runners/RunVariables.java@v1.3.34 `of(TaskRun)`),
+        # so 0 on the first try; a restart keeps earlier attempts (TaskRun.forChildExecution@v1.3.34).
         ctx = self.context(task, scope, taskrun)
         attempt = _new_attempt(taskrun)
         number = len(taskrun.attempts)
         try:
-            state, outputs = self._execute(task, taskrun, ctx, number, timeout)
+            state, outputs = self._execute(task, taskrun, ctx, number, timeout, scope)
         except PebbleError as exc:
             # A render error fails the attempt (kestra.md §5.1 strict lookups).
             self.log(taskrun, number, "ERROR", str(exc))
@@ -209,7 +222,7 @@ class Runner(FlowablesMixin):
         return state, outputs
 
     def _execute(self, task: Dict[str, Any], taskrun: TaskRun, ctx: Dict[str, Any], number: int,
-                 timeout: Optional[float]) -> tuple:
+                 timeout: Optional[float], scope: Scope) -> tuple:
         ttype = task["type"]
         log = lambda level, msg: self.log(taskrun, number, level, msg)  # noqa: E731
         if ttype in m.SCRIPT_TYPES:
@@ -218,10 +231,10 @@ class Runner(FlowablesMixin):
                 log("ERROR", problem)
                 return "FAILED", None
             workdir = new_workdir(self.workdir)
-            ctx = dict(ctx, workingDir=workdir, outputDir=workdir)
             try:
-                spec = build_spec(task, lambda v: render_data(self.renderer, v, ctx), workdir)
-                return run_attempt(spec, log, timeout, self._register)
+                spec = build_spec(task, lambda v, extra=None: render_data(
+                    self.renderer, v, dict(ctx, **extra) if extra else ctx), workdir)
+                return run_attempt(spec, log, timeout, lambda proc: self._register(proc, scope))
             finally:
                 # The working directory is deleted after the attempt (Worker: runContext.cleanup()).
                 shutil.rmtree(workdir, ignore_errors=True)
@@ -241,14 +254,20 @@ class Runner(FlowablesMixin):
             return "FAILED", None
         raise PebbleError("Unsupported task type %s" % ttype)
 
-    def _register(self, proc: Any) -> None:
+    def _register(self, proc: Any, scope: Scope) -> None:
         with self.proc_lock:
             if proc is None:
                 self.processes = [p for p in self.processes if p.proc is None or p.proc.poll() is None]
-            else:
-                self.processes.append(proc)
-                if self.exe.kill_event.is_set():
-                    proc.killed = True
+                return
+            self.processes.append(proc)
+            if self.exe.kill_event.is_set():
+                proc.killed = True
+                proc.kill()
+        for intr in scope.interrupts:
+            with intr.lock:
+                intr.processes.append(proc)
+                if intr.fired.is_set():
+                    proc.interrupted = intr.state
                     proc.kill()
 
     def kill_processes(self) -> None:
@@ -257,10 +276,12 @@ class Runner(FlowablesMixin):
                 proc.killed = True
                 proc.kill()
 
-    def _retry_delay(self, retry: Any, attempts: int, started: Any) -> Optional[float]:
-        """Delay before the next attempt, or None: retry while attempts < maxAttempts (TaskRun.nextRetryDate)."""
+    def _retry_delay(self, retry: Any, taskrun: TaskRun) -> Optional[float]:
+        """Delay before the next attempt, or None: no retry once attempts >= maxAttempts, or when the
+        next date passes the first attempt's start + maxDuration (TaskRun.nextRetryDate@v1.3.34)."""
         if not retry:
             return None
+        attempts = len(taskrun.attempts)
         limit = retry.get("maxAttempts", retry.get("maxAttempt"))
         if limit is not None and attempts >= int(limit):
             return None
@@ -272,71 +293,209 @@ class Runner(FlowablesMixin):
                         parse_duration(retry["maxInterval"]))
         else:
             delay = random.uniform(parse_duration(retry["minInterval"]), parse_duration(retry["maxInterval"]))
-        if retry.get("maxDuration") and (now() - started).total_seconds() + delay > parse_duration(retry["maxDuration"]):
+        first = taskrun.attempts[0].histories[0][1]
+        if retry.get("maxDuration") and (now() - first).total_seconds() + delay > parse_duration(retry["maxDuration"]):
             return None
         return delay
 
-    def _store_outputs(self, taskrun: TaskRun, scope: Scope, outputs: Optional[Dict[str, Any]]) -> None:
-        """Inside ForEach, outputs are keyed by each enclosing value (kestra.md §6.1)."""
+    def _store_outputs(self, taskrun: TaskRun, outputs: Optional[Dict[str, Any]]) -> None:
         if outputs is None:
             return
-        with self.exe.lock:
+        with taskrun.execution.lock:
             taskrun.outputs = outputs
-            target = scope.outputs
-            path = (taskrun.task_id,) + scope.values
-            for key in path[:-1]:
-                target = target.setdefault(key, {})
-            target[path[-1]] = outputs
 
     # ---- rendering context -----------------------------------------------------------
     def render(self, template: Any, ctx: Dict[str, Any]) -> str:
         return self.renderer.render(template if isinstance(template, str) else to_text(template), ctx)
 
     def context(self, task: Optional[Dict[str, Any]], scope: Scope, taskrun: Optional[TaskRun]) -> Dict[str, Any]:
-        """Variables of RunVariables.java (kestra.md §5.2)."""
-        exe = self.exe
-        with exe.lock:
-            ctx: Dict[str, Any] = {
-                "execution": {"id": exe.id, "startDate": iso(exe.state.histories[0][1]),
-                              "originalId": exe.original_id, "state": exe.state.current},
-                "flow": {"id": exe.flow_id, "namespace": exe.namespace, "revision": exe.revision,
-                         "tenantId": "main"},
-                "outputs": copy.deepcopy(scope.outputs),
-                "labels": {lab["key"]: lab["value"] for lab in exe.labels},
-                "envs": dict(exe.envs) if hasattr(exe, "envs") else {},
-            }
-            if exe.flow.get("variables") is not None:
-                ctx["vars"] = exe.flow["variables"]
-            if exe.flow.get("inputs"):
-                ctx["inputs"] = exe.inputs  # only when the flow declares inputs (RunVariables)
-            if exe.trigger is not None:
-                ctx["trigger"] = exe.trigger.get("variables", {})
+        """The variables of core/io/kestra/core/runners/RunVariables.java (@v1.3.34, @v2.0.0 `DefaultBuilder.build`)."""
+        exe = scope.exe
+        v2 = self.version >= 2
+        # 2.x: inside a Loop iteration, `execution`, inputs and trigger come from the IMMEDIATE parent
+        # execution `loopRun.parent()` (RunVariables.java@v2.0.0 "realExecution").
+        real = exe.loop_run["parent"] if (v2 and exe.loop_run is not None) else exe
+        with self.root_lock:
+            ctx: Dict[str, Any] = {"envs": dict(exe.envs), "globals": {}}
+            ctx["flow"] = {"id": exe.flow_id, "namespace": exe.namespace, "revision": exe.revision,
+                           "tenantId": "main"}
             if task is not None:
                 ctx["task"] = {"id": task["id"], "type": task["type"]}
             if taskrun is not None:
                 ctx["taskrun"] = _taskrun_vars(taskrun)
-            self._value_vars(ctx, scope)
+                parents = _parents_v2(exe, taskrun) if v2 else _parents_v1(exe, taskrun)
+                ctx["parents"] = parents
+                if parents:
+                    ctx["parent"] = parents[0]
+            ctx["execution"] = _execution_vars(real, v2)
+            ctx["outputs"] = compute_outputs(exe, self.version)
+            runs = list(exe.task_runs) + (list(real.task_runs) if real is not exe else [])
+            ctx["tasks"] = _tasks_map(runs)
+            if real.inputs:
+                ctx["inputs"] = copy.deepcopy(real.inputs)
+            if real.trigger is not None:
+                trig = dict(real.trigger.get("variables") or {})
+                if v2:
+                    trig["_context"] = {"id": real.trigger["id"], "type": real.trigger["type"]}
+                ctx["trigger"] = trig
+            ctx["labels"] = _nested_labels(exe.labels)
+            if exe.flow.get("variables") is not None:
+                # Raw flow variables: never rendered (RunVariables `vars`; recursive rendering is off by
+                # default, core/io/kestra/core/runners/configuration/VariableConfiguration.java@v1.3.34/@v2.0.0).
+                ctx["vars"] = exe.flow["variables"]
+            if v2 and exe.loop_run is not None:
+                ctx["item"] = _item_vars(exe.loop_run)
         return ctx
 
-    @staticmethod
-    def _value_vars(ctx: Dict[str, Any], scope: Scope) -> None:
-        if scope.values:
-            # parents[0] is the closest enclosing ForEach value, `parent` = parents[0] (kestra.md §6.1).
-            parents = [{"taskrun": {"value": v}} for v in reversed(scope.values[:-1])]
-            ctx.setdefault("taskrun", {})["value"] = scope.values[-1]
-            if parents:
-                ctx["parents"] = parents
-                ctx["parent"] = parents[0]
-        if scope.item is not None:
-            ctx["item"] = scope.item  # 2.x Loop: item.value/index/parent/parents (kestra.md §6.2)
-
     def log(self, taskrun: Optional[TaskRun], attempt: int, level: str, message: str) -> None:
-        self.log_sink(self.exe, taskrun, attempt, level, message)
+        target = taskrun.execution if taskrun is not None else self.exe
+        self.log_sink(target, taskrun, attempt, level, message)
+
+
+def compute_outputs(exe: Execution, version: int, only: Optional[set] = None) -> Dict[str, Any]:
+    """`outputs` variable: per task id, each task run's outputs keyed by the values of its ancestors
+    (and its own value); task runs with an iteration are deep-merged, others put shallowly
+    (core/io/kestra/core/models/executions/Execution.java@v1.3.34 `outputs()`;
+    core/io/kestra/core/services/TaskOutputService.java@v2.0.0 `computeOutputs`, which then puts the
+    loop parent execution's outputs over the iteration's)."""
+    runs = [t for t in exe.task_runs if only is None or t.id in only]
+    by_id = {t.id: t for t in runs}
+    groups: Dict[str, List[TaskRun]] = {}
+    for t in runs:
+        if version < 2 and t.outputs is None:
+            continue  # 1.3 filters task runs without outputs before grouping
+        groups.setdefault(t.task_id, []).append(t)
+    result: Dict[str, Any] = {}
+    for task_id, trs in groups.items():
+        acc: Dict[str, Any] = {}
+        for t in trs:
+            if t.outputs is None or (version < 2 and not t.outputs):
+                continue
+            shaped = _shape_outputs(t, copy.deepcopy(t.outputs), by_id)
+            acc = merge(acc, shaped) if t.iteration is not None else dict(acc, **shaped)
+        result[task_id] = acc
+    if version >= 2 and exe.loop_run is not None:
+        run = exe.loop_run
+        result.update(compute_outputs(run["parent"], version, run["parentTaskRunIds"]))
+    return result
+
+
+def _ancestors(exe: Execution, taskrun: TaskRun, by_id: Optional[Dict[str, TaskRun]] = None) -> List[TaskRun]:
+    """Parents of a task run inside its own execution, closest first (Execution.findParents, reversed)."""
+    by_id = by_id if by_id is not None else {t.id: t for t in exe.task_runs}
+    out: List[TaskRun] = []
+    current = taskrun
+    while current.parent_id is not None and current.parent_id in by_id:
+        current = by_id[current.parent_id]
+        out.append(current)
+    return out
+
+
+def _shape_outputs(taskrun: TaskRun, outputs: Dict[str, Any], by_id: Dict[str, TaskRun]) -> Dict[str, Any]:
+    keys = [t.value for t in reversed(_ancestors(taskrun.execution, taskrun, by_id)) if t.value is not None]
+    if taskrun.value is not None:
+        keys.append(taskrun.value)
+    if not keys:
+        return outputs
+    result: Dict[str, Any] = {}
+    current = result
+    for key in keys[:-1]:
+        current[key] = {}
+        current = current[key]
+    if taskrun.value is not None:
+        current[keys[-1]] = outputs
+    else:
+        current[keys[-1]] = {}
+        current[keys[-1]].update(outputs)
+    return result
+
+
+def _parents_v1(exe: Execution, taskrun: TaskRun) -> List[Dict[str, Any]]:
+    """`parents`, closest first: one entry per ancestor task run with a value (`taskrun.value`) or
+    non-empty outputs (`outputs`); ancestors with neither are skipped
+    (core/io/kestra/core/models/executions/Execution.java@v1.3.34 `parents`)."""
+    result = []
+    for parent in _ancestors(exe, taskrun):
+        entry: Dict[str, Any] = {}
+        if parent.value is not None:
+            entry["taskrun"] = {"value": parent.value}
+        if parent.outputs:
+            entry["outputs"] = copy.deepcopy(parent.outputs)
+        if entry:
+            result.append(entry)
+    return result
+
+
+def _parents_v2(exe: Execution, taskrun: TaskRun) -> List[Dict[str, Any]]:
+    """`parents`, closest first: every ancestor task run of the same (sub-)execution as
+    `{task: {id}, taskrun: {value}}`, `taskrun` only when it has a value; no outputs
+    (core/io/kestra/core/runners/RunVariables.java@v2.0.0 `parents`)."""
+    result = []
+    for parent in _ancestors(exe, taskrun):
+        entry: Dict[str, Any] = {"task": {"id": parent.task_id}}
+        if parent.value is not None:
+            entry["taskrun"] = {"value": parent.value}
+        result.append(entry)
+    return result
+
+
+def _execution_vars(exe: Execution, v2: bool) -> Dict[str, Any]:
+    data: Dict[str, Any] = {"id": exe.id, "state": exe.state.current, "startDate": iso(exe.state.histories[0][1])}
+    if v2 and exe.state.is_terminated():
+        data["endDate"] = iso(exe.state.histories[-1][1])
+    if exe.original_id is not None:
+        data["originalId"] = exe.original_id
+    if exe.flow_outputs:
+        data["outputs"] = exe.flow_outputs
+    return data
+
+
+def _item_vars(run: Dict[str, Any]) -> Dict[str, Any]:
+    """`item` of a Loop iteration (RunVariables.java@v2.0.0 `of(LoopRun)`): index, key (map values
+    only), value; `parent` (closest enclosing iteration) and `parents` (outermost first) when nested."""
+    item: Dict[str, Any] = {"index": run["index"], "value": run["value"]}
+    if run["key"] is not None:
+        item["key"] = run["key"]
+    if run["parents"] is not None:
+        parents = [{k: v for k, v in p.items() if v is not None or k != "key"} for p in run["parents"]]
+        item["parent"] = parents[-1]
+        item["parents"] = parents
+    return item
+
+
+def _tasks_map(runs: List[TaskRun]) -> Dict[str, Any]:
+    """`tasks.<id>.state` or `tasks.<id>.<value>.state` (RunVariables.java@v1.3.34 / `computeTasksMap`@v2.0.0)."""
+    out: Dict[str, Any] = {}
+    for t in runs:
+        if t.value is None:
+            out[t.task_id] = {"state": t.state.current}
+        else:
+            entry = out.get(t.task_id)
+            if not isinstance(entry, dict) or "state" in entry:
+                entry = out[t.task_id] = {}
+            entry[t.value] = {"state": t.state.current}
+    return out
+
+
+def _nested_labels(labels: List[Dict[str, str]]) -> Dict[str, Any]:
+    """Label.toNestedMap@v1.3.34: dotted keys become nested maps."""
+    out: Dict[str, Any] = {}
+    for lab in labels:
+        parts = lab["key"].split(".")
+        node = out
+        for part in parts[:-1]:
+            nxt = node.get(part)
+            if not isinstance(nxt, dict):
+                nxt = node[part] = {}
+            node = nxt
+        node[parts[-1]] = lab["value"]
+    return out
 
 
 def runner_problem(task: Dict[str, Any], version: int) -> Optional[str]:
-    """Script tasks default to the Docker task runner (kestra.md §3.2); only Process runs here.
-    1.x still honours the deprecated `runner: PROCESS` (deprecated 0.18, ignored in 2.x)."""
+    """Script tasks default to the Docker task runner (script/io/kestra/plugin/scripts/exec/
+    AbstractExecScript.java@v1.3.34 `commands`); only Process runs here. 1.x still honours the
+    deprecated `runner: PROCESS`."""
     if task.get("taskRunner"):
         return None
     if version < 2 and str(task.get("runner", "")).upper() == "PROCESS":

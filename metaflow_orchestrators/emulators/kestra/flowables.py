@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, List, Optional
 from . import model as m
 from .pebble import PebbleError, is_truthy, render_data, to_text
 from .records import TaskRun, final_state
-from .scope import Scope
+from .scope import Interrupt, Scope
 
 
 class FlowablesMixin:
@@ -22,18 +22,28 @@ class FlowablesMixin:
             if ttype == m.SEQUENTIAL:
                 state = self.run_block(task["tasks"], inner)
             elif ttype == m.PARALLEL:
-                # All children start together, `concurrent` 0 = unlimited (source Parallel.java).
-                jobs = [lambda t=t: self.run_task(t, inner) or "SUCCESS" for t in task["tasks"]]
-                state = self.run_concurrently(jobs, int(task.get("concurrent", 0)))
+                state = self._parallel(task, taskrun, inner)
             elif ttype == m.FOREACH:
                 state = self._foreach(task, taskrun, inner)
             elif ttype == m.LOOP:
-                state = self._loop(task, taskrun, inner)
+                # 2.x: the Loop's errors/finally run inside each iteration sub-execution (handleNext of a
+                # LOOP execution resolves loop.getErrors()/getFinally(), executor/.../ExecutorService.java@v2.0.0).
+                return self._loop(task, taskrun, inner)
             elif ttype == m.SWITCH:
                 state = self._switch(task, taskrun, inner)
+                if state is None:
+                    # No case matched and no defaults: findTaskDependingFlowState returns null, so
+                    # resolveState logs "No task found" and FAILS the task run (allowFailure → WARNING,
+                    # + allowWarning → SUCCESS); errors/finally are not started
+                    # (core/io/kestra/core/runners/FlowableUtils.java@v1.3.34/@v2.0.0 `resolveState`).
+                    self.log(taskrun, 0, "WARN", "No task found on flow '%s.%s', task '%s', execution '%s'"
+                             % (self.exe.namespace, self.exe.flow_id, task["id"], scope.exe.id))
+                    return "FAILED"
             else:
                 state = self._if(task, taskrun, inner)
         except (PebbleError, ValueError) as exc:
+            # An exception while resolving a flowable fails it ("Unable to resolve state from the
+            # Flowable task", executor/io/kestra/executor/ExecutorService.java@v1.3.34).
             self.log(taskrun, 0, "ERROR", str(exc))
             state = "FAILED"
         return self._errors_and_finally(task, inner, state)
@@ -45,87 +55,151 @@ class FlowablesMixin:
             state = final_state([state, self.run_block(task["finally"], scope, ignore_kill=True)])
         return state
 
+    def _parallel(self, task: Dict[str, Any], taskrun: TaskRun, scope: Scope) -> str:
+        """All children start together, `concurrent` 0 = unlimited; after a failure no new child starts.
+        1.x: running siblings finish (core/io/kestra/plugin/core/flow/Parallel.java@v1.3.34 has no
+        onChildFailure). 2.x: `onChildFailure` FAIL (default) / CANCEL interrupts the still-running
+        descendants, which end FAILED / CANCELLED; any other value means CONTINUE
+        (core/io/kestra/plugin/core/flow/Parallel.java@v2.0.0, OnChildFailureInterface.java@v2.0.0
+        `fromString` falls back to CONTINUE)."""
+        on_fail = None
+        inner = scope
+        if self.version >= 2:
+            mode = str(render_data(self.renderer, task.get("onChildFailure", "FAIL"),
+                                   self.context(task, scope, taskrun)) or "").upper()
+            if mode in ("FAIL", "CANCEL"):
+                intr = Interrupt()
+                inner = scope.child(scope.parent, retry=scope.retry, interrupts=scope.interrupts + (intr,))
+                on_fail = lambda: intr.fire("FAILED" if mode == "FAIL" else "CANCELLED")  # noqa: E731
+        jobs = [lambda t=t: self.run_task(t, inner) for t in task["tasks"]]
+        state = self.run_concurrently(jobs, int(task.get("concurrent", 0)), on_fail=on_fail)
+        return "FAILED" if state == "CANCELLED" else state
+
     def _foreach(self, task: Dict[str, Any], taskrun: TaskRun, scope: Scope) -> str:
+        """1.x ForEach: the DIRECT children get `taskrun.value`/`iteration` (FlowableUtils.resolveEachTasks
+        @v1.3.34); deeper tasks do not (resolveTasks), they read `parent(s)`."""
         values = foreach_values(task["values"], lambda v: render_data(self.renderer, v,
                                                                       self.context(task, scope, taskrun)))
-        # concurrencyLimit default 1 for ForEach; 0 = all groups at once (kestra.md §6.1).
+        # concurrencyLimit default 1, 0 = all groups at once (core/io/kestra/plugin/core/flow/ForEach.java@v1.3.34).
         limit = int(task.get("concurrencyLimit", 1))
-        jobs = [lambda v=v, i=i: self.run_block(task["tasks"], scope.child(
-                    scope.parent, values=scope.values + (v,), iteration=i)) for i, v in enumerate(values)]
+        jobs = [lambda v=v, i=i: self.run_block(task["tasks"], scope.child(taskrun, value=v, iteration=i,
+                                                                              retry=scope.retry))
+                for i, v in enumerate(values)]
         return self.run_concurrently(jobs, limit)
 
+    # ---- 2.x Loop: iterations are sub-executions -------------------------------------------
     def _loop(self, task: Dict[str, Any], taskrun: TaskRun, scope: Scope) -> str:
-        rendered = render_data(self.renderer, task["values"], self.context(task, scope, taskrun))
-        items = loop_items(rendered, from_text=isinstance(task["values"], str))
-        results: List[Optional[Dict[str, Any]]] = [None] * len(items)
-        states: List[Optional[str]] = [None] * len(items)
-        stop = threading.Event()
-        jobs = [lambda i=i, it=it: self._iteration(task, scope, i, it, results, states, stop)
-                for i, it in enumerate(items)]
-        # Loop concurrencyLimit default 0 = unlimited (kestra.md §6.2, source 2.x Loop.java).
-        state = self.run_concurrently(jobs, int(task.get("concurrencyLimit", 0)),
-                                      fail_fast=bool(task.get("transmitFailed", True)), stop=stop)
-        self._store_outputs(taskrun, scope, _loop_output(results, states))
-        if not task.get("transmitFailed", True) and state == "FAILED":
-            return "SUCCESS"  # transmitFailed false: failed iterations don't fail the Loop (Loop.java)
+        """core/io/kestra/plugin/core/flow/Loop.java@v2.0.0 + executor/.../ExecutorService.java@v2.0.0
+        (`case Loop`) + executor/.../handler/LoopExecutionEventMessageHandler.java@v2.0.0: each iteration
+        runs in its own execution (kind LOOP); `concurrencyLimit` default 1 (0 = all); with
+        `transmitFailed` (default true) the first iteration ending FAILED/KILLED/CANCELLED terminates the
+        Loop at once (FAILED only when that iteration FAILED); otherwise the Loop ends SUCCESS once all
+        iterations ended, whatever their states (terminateLoop(SUCCESS))."""
+        parent_exe = scope.exe
+        items = loop_items(render_data(self.renderer, task["values"], self.context(task, scope, taskrun)),
+                           from_text=isinstance(task["values"], str))
+        transmit = bool(task.get("transmitFailed", True))
+        limit = int(task.get("concurrencyLimit", 1))
+        with parent_exe.lock:
+            subs = {s.loop_run["index"]: s for s in parent_exe.iterations
+                    if s.loop_run["taskRunId"] == taskrun.id}
+            prior = dict(taskrun.outputs or {})
+        outputs_list: List[Dict[str, Any]] = list(prior.get("outputs") or [])
+        terminated: Dict[str, int] = dict(prior.get("terminatedIterations") or {})
+        results: Dict[int, str] = {}
+        lock = threading.Lock()
+        ended = threading.Event()
+        final: List[str] = []
+
+        def iteration(index: int, item: Dict[str, Any]) -> Optional[str]:
+            sub = subs.get(index)
+            if sub is not None and sub.state.current not in ("FAILED", "KILLED", "CANCELLED"):
+                return sub.state.current  # a finished iteration is not run again on restart
+            if sub is None:
+                sub = parent_exe.loop_execution(taskrun, index, item.get("key"), item["value"])
+                self.register_execution(sub)
+                with parent_exe.lock:
+                    parent_exe.iterations.append(sub)
+            else:
+                # the Loop restarts its failing sub-execution (ExecutorService.java@v2.0.0 `case Loop`,
+                # RESTARTED branch → executionService.restart(subExecution))
+                sub.mark_for_restart(m.FLOWABLE_TYPES, errors_finally_ids(task))
+            if sub is not None and terminated.get(sub.state.current):
+                # restart of a failed iteration: its terminal state is un-counted
+                # (ExecutorService.java@v2.0.0 `revertLoopIterationTermination`)
+                terminated[sub.state.current] -= 1
+                if not terminated[sub.state.current]:
+                    del terminated[sub.state.current]
+            state = self._run_iteration(task, taskrun, sub, scope)
+            declared = {}
+            if task.get("outputs") and state in ("SUCCESS", "WARNING"):
+                try:
+                    ctx = self.context(None, Scope(sub, None), None)
+                    declared = {o["id"]: render_data(self.renderer, o.get("value"), ctx) for o in task["outputs"]}
+                except PebbleError as exc:
+                    self.log(taskrun, 0, "ERROR", "Unable to compute the iteration outputs: %s" % exc)
+            with lock:
+                results[index] = state
+                terminated[state] = terminated.get(state, 0) + 1
+                if declared:
+                    entry = {"item": {"value": item["value"], "iteration": index}, "outputs": declared}
+                    if item.get("key") is not None:
+                        entry["item"]["key"] = item["key"]
+                    outputs_list.append(entry)
+                self._store_outputs(taskrun, _loop_output(len(items), terminated, outputs_list))
+                if transmit and state in ("FAILED", "KILLED", "CANCELLED") and not ended.is_set():
+                    self.log(taskrun, 0, "ERROR", "Loop iteration %d ended in %s in sub-execution %s, check "
+                             "that execution's logs for details" % (index, state, sub.id))
+                    final.append("FAILED" if state == "FAILED" else "SUCCESS")
+                    ended.set()
+            return state
+
+        self._store_outputs(taskrun, _loop_output(len(items), terminated, outputs_list))
+        jobs = [lambda i=i, it=it: iteration(i, it) for i, it in enumerate(items)]
+        self.run_concurrently(jobs, limit, fail_fast=False, stop=ended)
+        if self.exe.kill_event.is_set():
+            return "KILLED"
+        return final[0] if final else "SUCCESS"
+
+    def _run_iteration(self, task: Dict[str, Any], loop_taskrun: TaskRun, sub: Any, scope: Scope) -> str:
+        """One iteration sub-execution: the Loop's tasks, then its errors/finally, with the Loop task run
+        as parent; its final state comes from the Loop's tasks only (ExecutorService.java@v2.0.0 `onEnd`)."""
+        with sub.lock:
+            sub.state.set("RUNNING")
+        inner = Scope(sub, loop_taskrun, retry=task.get("retry") or scope.retry, interrupts=scope.interrupts)
+        state = self.run_block(task["tasks"], inner)
+        if task.get("errors") or task.get("finally"):
+            self._errors_and_finally(task, inner, state)
+        if self.exe.kill_event.is_set():
+            state = "KILLED"
+        with sub.lock:
+            sub.state.set(state)
+        sub.done.set()
         return state
 
-    def _iteration(self, task: Dict[str, Any], scope: Scope, index: int, item: Dict[str, Any],
-                   results: List[Optional[Dict[str, Any]]], states: List[Optional[str]],
-                   stop: threading.Event) -> str:
-        """Each iteration is isolated: its own outputs, visible after the Loop only if declared."""
-        child = self._iteration_scope(task, scope, index, item)
-        state = self.run_block(task["tasks"], child)
-        states[index] = state
-        declared: Dict[str, Any] = {}
-        if state in ("SUCCESS", "WARNING"):
-            ctx = self.context(task, child, None)
-            declared = {o["id"]: render_data(self.renderer, o.get("value"), ctx) for o in task.get("outputs") or []}
-            # LoopOutput = {item: {value, iteration, key}, outputs} (Loop.java Output/LoopOutput).
-            loop_item = {"value": item["value"], "iteration": index}
-            if "key" in item:
-                loop_item["key"] = item["key"]
-            results[index] = {"item": loop_item, "outputs": declared}
-        if task.get("breakWhen") is not None:
-            self._break_when(task, child, state, declared, stop)
-        return state
-
-    def _iteration_scope(self, task: Dict[str, Any], scope: Scope, index: int, item: Dict[str, Any]) -> Scope:
-        parents = []
-        if scope.item is not None:
-            parents = [{"value": scope.item["value"], "index": scope.item["index"]}] + scope.item.get("parents", [])
-        frame = dict(item, index=index, parents=parents)
-        if parents:
-            frame["parent"] = parents[0]
-        loop_path = scope.loop_path + (task["id"], index)
-        with self.exe.lock:
-            # Kept on the execution so a restart finds the outputs of iterations' successful tasks.
-            iteration_outputs = self.exe.iteration_outputs.setdefault(loop_path, {})
-        return scope.child(scope.parent, outputs=iteration_outputs, item=frame, loop_path=loop_path)
-
-    def _break_when(self, task: Dict[str, Any], child: Scope, state: str, declared: Dict[str, Any],
-                    stop: threading.Event) -> None:
-        """`breakWhen` after each iteration with `item` and `iteration.{executionId,state,outputs}`;
-        truthy → no new iteration starts (Loop.java). Iterations are not separate executions here,
-        so `iteration.executionId` is the execution's own id."""
-        ctx = dict(self.context(task, child, None),
-                   iteration={"executionId": self.exe.id, "state": state, "outputs": declared})
-        if is_truthy(self.render(task["breakWhen"], ctx)):
-            stop.set()
-
-    def _switch(self, task: Dict[str, Any], taskrun: TaskRun, scope: Scope) -> str:
+    def _switch(self, task: Dict[str, Any], taskrun: TaskRun, scope: Scope) -> Optional[str]:
         value = self.render(task["value"], self.context(task, scope, taskrun))
         cases = task.get("cases") or {}
-        # Only the case whose key equals the rendered value runs, else defaults (source Switch.java).
+        # The case whose key equals the rendered value, else defaults (Switch.childTasks@v1.3.34/@v2.0.0);
+        # the outputs {value, defaults} are set when the Switch starts, before its children run
+        # (ExecutorService.java@v1.3.34 saveFlowableOutput), so children see them as `parent.outputs` in 1.x.
         matched = next((tasks for key, tasks in cases.items() if str(key) == value), None)
-        self._store_outputs(taskrun, scope, {"value": value, "defaults": matched is None})
-        return self.run_block(matched if matched is not None else task.get("defaults") or [], scope)
+        self._store_outputs(taskrun, {"value": value, "defaults": matched is None})
+        chosen = matched if matched is not None else task.get("defaults")
+        if chosen is None:
+            return None
+        if not chosen:
+            # An empty case list passes validation but resolveState never ends it (empty currentTasks):
+            # the real task run stays RUNNING; the emulator fails it instead (docs/kestra-emulator.md).
+            self.log(taskrun, 0, "ERROR", "Case '%s' has no task: Kestra never terminates this task run" % value)
+            return "FAILED"
+        return self.run_block(chosen, scope)
 
     def _if(self, task: Dict[str, Any], taskrun: TaskRun, scope: Scope) -> str:
         cond = self.render(to_text(task["condition"]) if not isinstance(task["condition"], str)
                            else task["condition"], self.context(task, scope, taskrun))
         result = is_truthy(cond)
-        self._store_outputs(taskrun, scope, {"evaluationResult": result})
+        self._store_outputs(taskrun, {"evaluationResult": result})
         return self.run_block(task["then"] if result else task.get("else") or [], scope)
 
 
@@ -198,12 +272,35 @@ def _distinct(values: List[str]) -> List[str]:
     return out
 
 
-def _loop_output(results: List[Optional[Dict[str, Any]]], states: List[Optional[str]]) -> Dict[str, Any]:
-    """Loop task outputs: iterationCount, runningIterations, terminatedIterations per state and the
-    declared outputs of successful iterations in order (Loop.java `Output`)."""
-    terminated: Dict[str, int] = {}
-    for state in states:
-        if state is not None:
-            terminated[state] = terminated.get(state, 0) + 1
-    return {"iterationCount": len(states), "runningIterations": 0, "terminatedIterations": terminated,
-            "outputs": [r for r in results if r is not None]}
+def errors_finally_ids(node: Dict[str, Any]) -> set:
+    """Ids of the tasks of every errors/finally branch under ``node`` (a flow or a task)."""
+    ids = set()
+
+    def walk(container: Dict[str, Any], inside: bool) -> None:
+        for key in ("tasks", "errors", "finally", "then", "else", "defaults", "afterExecution"):
+            for child in container.get(key) or []:
+                if isinstance(child, dict):
+                    branch = inside or key in ("errors", "finally", "afterExecution")
+                    if branch:
+                        ids.add(child.get("id"))
+                    walk(child, branch)
+        for tasks in (container.get("cases") or {}).values():
+            for child in tasks or []:
+                if isinstance(child, dict):
+                    if inside:
+                        ids.add(child.get("id"))
+                    walk(child, inside)
+
+    walk(node, False)
+    return ids
+
+
+def _loop_output(count: int, terminated: Dict[str, int], outputs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Loop task outputs: iterationCount, runningIterations, terminatedIterations per state, and the
+    declared outputs of iterations that produced some (LoopExecutionEventMessageHandler.java@v2.0.0
+    `computeOutputs`/`buildIterationOutput`)."""
+    out: Dict[str, Any] = {"iterationCount": count, "runningIterations": 0,
+                           "terminatedIterations": dict(terminated)}
+    if outputs:
+        out["outputs"] = list(outputs)  # in completion order
+    return out

@@ -28,7 +28,7 @@ def resolve_inputs(declared: List[Dict[str, Any]], submitted: Dict[str, Any],
         if raw is None:
             raw = inp.get("defaults")
             if isinstance(raw, str) and render_default is not None:
-                raw = render_default(raw)  # 1.x: defaults may be Pebble (kestra.md §9.3)
+                raw = render_default(raw)  # defaults may be Pebble (FlowInputOutput.resolveDefaultValue@v1.3.34/@v2.0.0)
         if raw is None:
             if inp.get("required", True):
                 errors.append("Invalid input for `%s`, missing required input, but received `null`" % iid)

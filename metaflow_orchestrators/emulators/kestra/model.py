@@ -53,11 +53,12 @@ TASK_TYPES: Dict[str, Dict[str, str]] = {
                 "packageManager": "str", "dependencyCacheEnabled": "bool"},
     SEQUENTIAL: {"tasks": "tasks", "errors": "tasks", "finally": "tasks"},
     PARALLEL: {"tasks": "tasks", "concurrent": "int", "errors": "tasks", "finally": "tasks"},
+    # 2.x adds `onChildFailure` (core/io/kestra/plugin/core/flow/Parallel.java@v2.0.0), see PARALLEL_V2.
     FOREACH: {"values": "any", "concurrencyLimit": "int", "tasks": "tasks", "errors": "tasks",
               "finally": "tasks"},
     LOOP: {"values": "any", "concurrencyLimit": "int", "tasks": "tasks", "errors": "tasks",
-           "finally": "tasks", "transmitFailed": "bool", "outputs": "list", "fetchType": "str",
-           "breakWhen": "str"},
+           "finally": "tasks", "transmitFailed": "bool", "outputs": "list", "fetchType": "str"},
+    # (core/io/kestra/plugin/core/flow/Loop.java@v2.0.0 has no `breakWhen`)
     SWITCH: {"value": "str", "cases": "cases", "defaults": "tasks", "errors": "tasks",
              "finally": "tasks"},
     IF: {"condition": "any", "then": "tasks", "else": "tasks", "errors": "tasks", "finally": "tasks"},
@@ -73,10 +74,11 @@ SCRIPT_TYPES: Set[str] = {SHELL_COMMANDS, PY_COMMANDS, SHELL_SCRIPT, PY_SCRIPT}
 FLOWABLE_TYPES: Set[str] = {SEQUENTIAL, PARALLEL, FOREACH, LOOP, SWITCH, IF}
 REQUIRED: Dict[str, Set[str]] = {
     SHELL_COMMANDS: {"commands"}, PY_COMMANDS: {"commands"}, SHELL_SCRIPT: {"script"},
-    PY_SCRIPT: {"script"}, SEQUENTIAL: {"tasks"}, PARALLEL: {"tasks"},
+    PY_SCRIPT: {"script"}, SEQUENTIAL: {"tasks"}, PARALLEL: {"tasks"},  # Switch: SwitchTaskValidator
     FOREACH: {"values", "tasks"}, LOOP: {"values", "tasks"}, SWITCH: {"value"},
     IF: {"condition", "then"}, LOG: {"message"},
 }
+PARALLEL_V2 = {"onChildFailure": "str"}
 # ForEach exists only up to 1.x, Loop only from 2.0 (kestra.md §1, §14).
 V1_ONLY_TYPES = {FOREACH}
 V2_ONLY_TYPES = {LOOP}
@@ -121,7 +123,10 @@ TRIGGER_TYPES: Dict[str, Dict[str, str]] = {
     SCHEDULE: {"cron": "str", "timezone": "str", "withSeconds": "bool", "lateMaximumDelay": "duration",
                "recoverMissedSchedules": "str", "scheduleConditions": "list", "backfill": "map"},
     FLOW_TRIGGER: {"preconditions": "map", "dependsOn": "list", "window": "map", "states": "list"},
-    WEBHOOK: {"key": "str"},
+    # AbstractWebhookTrigger.key/inputs + Webhook wait/returnOutputs/responseContentType/responseCode
+    # (core/io/kestra/plugin/core/trigger/Webhook.java@v1.3.34/@v2.0.0).
+    WEBHOOK: {"key": "str", "wait": "bool", "returnOutputs": "bool", "responseContentType": "str",
+              "responseCode": "any"},
 }
 TRIGGER_V1_ONLY = {"preconditions", "scheduleConditions", "backfill", "conditions", "states"}
 TRIGGER_V2_ONLY = {"dependsOn", "window"}

@@ -103,8 +103,6 @@ class FlowChecker:
         self._concurrency(flow.get("concurrency"))
         for i, default in enumerate(flow.get("pluginDefaults") or [] if self.version < 2 else []):
             self._props(default, {"type": "str", "values": "map", "forced": "bool"}, "pluginDefaults[%d]" % i)
-        if self.version >= 2:
-            self._v2_trigger_inputs(flow)
         self._sla(flow.get("sla") or [])
         return self.errors
 
@@ -168,6 +166,8 @@ class FlowChecker:
         if ttype is None:
             return
         allowed = dict(m.TASK_COMMON, **m.TASK_TYPES[ttype])
+        if ttype == m.PARALLEL and self.version >= 2:
+            allowed.update(m.PARALLEL_V2)
         allowed.update(m.TASK_COMMON_V1 if self.version < 2 else m.TASK_COMMON_V2)
         if ttype in m.SCRIPT_TYPES:
             allowed.update(m.SCRIPT_COMMON)
@@ -206,9 +206,13 @@ class FlowChecker:
                 self._tasks(task[key], "%s.%s" % (path, key), required=key in ("tasks", "then"))
         if isinstance(task.get("cases"), dict):
             for case, tasks in task["cases"].items():
-                self._tasks(tasks, "%s.cases.%s" % (path, case), required=True)
+                # An empty case list passes validation (no @NotEmpty, Switch.java@v1.3.34/@v2.0.0).
+                self._tasks(tasks, "%s.cases.%s" % (path, case))
         elif "cases" in task:
             self.errors.append("%s.cases: must be a map of task lists" % path)
+        if ttype == m.SWITCH and not task.get("cases") and not task.get("defaults"):
+            # core/io/kestra/core/validations/validator/SwitchTaskValidator.java@v1.3.34/@v2.0.0
+            self.errors.append("%s: No task defined, neither cases or default have any tasks" % path)
         if ttype == m.PARALLEL and not isinstance(task.get("concurrent", 0), int):
             self.errors.append("%s.concurrent: must be an integer" % path)
         for key in ("concurrencyLimit", "concurrent"):
@@ -269,25 +273,18 @@ class FlowChecker:
             if inp.get("type") not in types:
                 # BOOLEAN and ENUM are gone in 2.x (kestra.md §9.1).
                 self.errors.append("%s.type: Invalid input type: %s" % (path, inp.get("type")))
-            if self.version >= 2 and isinstance(inp.get("defaults"), str) and "{{" in inp["defaults"]:
-                self.errors.append("%s.defaults: Pebble expressions are not allowed in input defaults" % path)
-            if self.version >= 2 and "defaults" in inp and inp.get("required") is False:
-                # 2.x: inputs with defaults must be required (kestra.md §9.3, flows-changes.md).
-                self.errors.append("%s: an input with defaults must be required" % path)
+            # core/io/kestra/core/validations/validator/InputValidator.java@v1.3.34/@v2.0.0 (`required`
+            # defaults to true, models/flows/Input.java): a default with `required: false` is rejected, and
+            # a default cannot come with a prefill. (2.0 accepts Pebble in defaults: FlowValidator.java@v2.0.0
+            # `literalValueViolation` leaves expressions alone.)
+            if inp.get("defaults") is not None and inp.get("required") is False:
+                self.errors.append("%s: Inputs with a default value must be required, since the default is "
+                                   "always applied." % path)
+            elif inp.get("defaults") is not None and inp.get("prefill") is not None:
+                self.errors.append("%s: Inputs with a default value cannot also have a prefill." % path)
         dupes = sorted({x for x in ids if ids.count(x) > 1})
         if dupes:
             self.errors.append("Invalid Flow: Duplicate input with name [%s]" % ", ".join(dupes))
-
-    def _v2_trigger_inputs(self, flow: Dict[str, Any]) -> None:
-        """2.x: Schedule/Webhook triggers must supply required inputs without defaults (kestra.md §9.3)."""
-        needed = [i["id"] for i in flow.get("inputs") or [] if isinstance(i, dict)
-                  and i.get("required", True) and "defaults" not in i and isinstance(i.get("id"), str)]
-        for i, trig in enumerate(flow.get("triggers") or []):
-            if isinstance(trig, dict) and trig.get("type") in (m.SCHEDULE, m.WEBHOOK):
-                given = trig.get("inputs") if isinstance(trig.get("inputs"), dict) else {}
-                for iid in needed:
-                    if iid not in given:
-                        self.errors.append("triggers[%d].inputs: missing required input '%s'" % (i, iid))
 
     def _labels(self, labels: Any) -> None:
         for key, value in label_items(labels, self.errors):

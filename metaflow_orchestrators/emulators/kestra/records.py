@@ -129,8 +129,6 @@ class Execution:
         self.state = State("CREATED")
         self.task_runs: List[TaskRun] = []
         self.by_key: Dict[tuple, TaskRun] = {}
-        self.outputs: Dict[str, Any] = {}
-        self.iteration_outputs: Dict[tuple, Dict[str, Any]] = {}
         self.flow_outputs: Optional[Dict[str, Any]] = None
         self.attempt_number = 1
         self.lock = threading.RLock()
@@ -138,6 +136,57 @@ class Execution:
         self.kill_state = "KILLED"
         self.done = threading.Event()
         self.version = 1
+        self.kind = "NORMAL"
+        self.parent_id: Optional[str] = None
+        # 2.x Loop iteration: {parent (Execution), taskId, taskRunId, index, key, value, parents}
+        # (core/io/kestra/core/models/executions/LoopRun.java@v2.0.0).
+        self.loop_run: Optional[Dict[str, Any]] = None
+        self.iterations: List["Execution"] = []  # 2.x: this execution's Loop iteration sub-executions
+        self.envs: Dict[str, str] = {}
+
+    def mark_for_restart(self, flowable_types: set, dropped_task_ids: set) -> bool:
+        """ExecutionService.restart@v1.3.34/@v2.0.0 on the task runs: FAILED/PAUSED task runs and their
+        ancestors are restarted (runnable → RESTARTED, flowable → RUNNING), errors/finally task runs are
+        removed; False when there is no such task run."""
+        failed = [t for t in self.task_runs if t.state.current in ("FAILED", "PAUSED")]
+        by_id = {t.id: t for t in self.task_runs}
+        restart_ids = set()
+        for taskrun in failed:
+            node = taskrun
+            restart_ids.add(node.id)
+            while node.parent_id in by_id:
+                node = by_id[node.parent_id]
+                restart_ids.add(node.id)
+        for taskrun in list(self.task_runs):
+            if taskrun.task_id in dropped_task_ids:
+                self.task_runs.remove(taskrun)
+                self.by_key.pop(taskrun.key, None)
+            elif taskrun.id in restart_ids:
+                taskrun.state.set("RUNNING" if taskrun.task_type in flowable_types else "RESTARTED")
+        return bool(failed)
+
+    def loop_execution(self, loop_taskrun: "TaskRun", index: int, key: Optional[str], value: str) -> "Execution":
+        """A Loop iteration's sub-execution (core/io/kestra/core/models/executions/Execution.java@v2.0.0
+        `loopExecution`): fresh id, kind LOOP, parentId = this execution's id, no originalId, no
+        inputs/outputs/trigger of its own, labels and variables copied, `loopRun` pointing at the Loop."""
+        sub = Execution(self.flow, self.revision, {}, [dict(lab) for lab in self.labels], None)
+        sub.original_id = None
+        sub.kind = "LOOP"
+        sub.parent_id = self.id
+        sub.version = self.version
+        sub.envs = self.envs
+        sub.kill_event = self.kill_event
+        sub.lock = self.lock  # one lock per root execution tree
+        parents = None
+        if self.loop_run is not None:
+            # computeParents(): the enclosing iterations, outermost first.
+            parents = list(self.loop_run["parents"] or []) + [
+                {"index": self.loop_run["index"], "key": self.loop_run["key"], "value": self.loop_run["value"]}]
+        sub.loop_run = {"parent": self, "taskId": loop_taskrun.task_id, "taskRunId": loop_taskrun.id,
+                        "index": index, "key": key, "value": value, "parents": parents,
+                        # the parent's task runs when the iteration was created (LoopRun.parent is a snapshot)
+                        "parentTaskRunIds": {t.id for t in self.task_runs}}
+        return sub
 
     def to_json(self, version: int) -> Dict[str, Any]:
         with self.lock:
@@ -149,8 +198,20 @@ class Execution:
                 "taskRunList": [t.to_json(version < 2) for t in self.task_runs],
                 "metadata": {"attemptNumber": self.attempt_number, "originalCreatedDate": iso(
                     self.state.histories[0][1])},
-                "kind": "NORMAL",
+                "kind": self.kind,
             }
+            if self.original_id is None:
+                del data["originalId"]
+            if self.parent_id is not None:
+                data["parentId"] = self.parent_id
+            if self.loop_run is not None:
+                # LoopRun without its embedded parent execution (only its id is served).
+                run = self.loop_run
+                data["loopRun"] = {k: run[k] for k in ("taskId", "taskRunId", "index", "value")}
+                if run["key"] is not None:
+                    data["loopRun"]["key"] = run["key"]
+                if run["parents"] is not None:
+                    data["loopRun"]["parents"] = run["parents"]
             if self.flow.get("variables"):
                 data["variables"] = self.flow["variables"]
             if self.flow_outputs is not None:

@@ -35,38 +35,80 @@ class ScriptSpec:
         self.files = files
 
 
-def build_spec(task: Dict[str, Any], render: Callable[[Any], Any], workdir: str) -> ScriptSpec:
-    """Render the task's dynamic properties and assemble the command line."""
+def build_spec(task: Dict[str, Any], render: Callable[..., Any], workdir: str) -> ScriptSpec:
+    """Render the task's dynamic properties as Kestra does, and assemble the command line.
+
+    ``render(value, extra_vars)`` renders once. What is rendered how often (Process runner):
+    - `env` keys and values TWICE, both times without `workingDir`: AbstractExecScript.commands renders
+      the map, then TaskRunner.env renders the already-rendered map again with renderMap
+      (script/io/kestra/plugin/scripts/exec/AbstractExecScript.java@v1.3.34/@v2.0.0,
+      core/io/kestra/core/models/tasks/runners/TaskRunner.java@v1.3.34/@v2.0.0 `env`).
+    - `commands`, `beforeCommands`, `interpreter` once, with the runner's additional variables
+      `workingDir` (+ `outputDir` when `outputDirectory` is on) (CommandsWrapper.renderCommands,
+      script/.../runners/CommandsWrapper.java@v1.3.34/@v2.0.0; Process.runnerAdditionalVars@v1.3.34).
+    - shell `Script` body once (kestra-io/plugin-scripts plugin-script-shell/.../Script.java@v1.9.8:
+      commandsWrapper.render then Property.ofValue, which is never re-rendered, Property.java@v1.3.34).
+    - python `Script` body TWICE: rendered into an input file, and CommandsWrapper.run renders every
+      input file again (plugin-script-python/.../Script.java@v1.9.8, FilesService.inputFiles@v1.3.34).
+    - `inputFiles` (map form) contents once and names twice per FilesService.inputFiles pass: one pass,
+      two for python `Script` (PluginUtilsService.transformInputFiles renderMap, then the file name).
+    """
     ttype = task["type"]
-    before = [str(c) for c in render(task.get("beforeCommands") or [])]
+    extra = {"workingDir": workdir}
+    if task.get("outputDirectory") is True:
+        extra["outputDir"] = workdir
+    before = [str(c) for c in render(task.get("beforeCommands") or [], extra)]
     files: Dict[str, str] = {}
+    for _ in range(2 if ttype == m.PY_SCRIPT else 1):
+        # each FilesService.inputFiles pass: transformInputFiles (renderMap: names and contents), then
+        # the name once more for the file path
+        files = {_text(render(name, extra)): content
+                 for name, content in _input_files(task.get("inputFiles") if not files else files,
+                                                   render, extra).items()}
     if ttype in (m.PY_SCRIPT, m.SHELL_SCRIPT):
-        body = render(task["script"])
+        body = render(task["script"], extra)
         if ttype == m.PY_SCRIPT:
-            # plugin-scripts python.Script prepends these so rendered JSON literals parse (kestra.md §3.2).
+            body = render(body, extra)  # second pass: the script is an input file of CommandsWrapper
+            # plugin-scripts python.Script prepends these so rendered JSON literals parse (Script.java@v1.9.8).
             files["script.py"] = "true = True\nfalse = False\nnull = None\n" + body
             commands = ["%s script.py" % _python()]
         else:
             files["script.sh"] = body
             commands = ["/bin/sh script.sh"]
     else:
-        commands = [str(c) for c in render(task["commands"])]
-    interpreter = [str(x) for x in render(task.get("interpreter") or ["/bin/sh", "-c"])]
+        commands = [str(c) for c in render(task["commands"], extra)]
+    interpreter = [str(x) for x in render(task.get("interpreter") or ["/bin/sh", "-c"], extra)]
     if task.get("failFast", True) and interpreter[0].endswith("sh"):
-        # failFast (default true) prefixes `set -e` for shells (kestra.md §3.2, plugin-scripts AbstractExecScript).
+        # failFast (default true) prefixes `set -e` (CommandsWrapper.getExitOnErrorCommands@v1.3.34).
         before = ["set -e"] + before
     # ScriptService.scriptCommands: interpreter + one argument joining all lines with "\n".
     argv = interpreter + ["\n".join(before + commands)]
     env: Dict[str, str] = {}
     if ttype in (m.PY_SCRIPT, m.PY_COMMANDS):
-        # plugin-scripts python tasks add these (python/Script.java `addEnv`).
+        # plugin-scripts python tasks add these (python/Script.java@v1.9.8 `env.put`).
         env.update({"PYTHONUNBUFFERED": "true", "PIP_ROOT_USER_ACTION": "ignore",
                     "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
-    env.update({str(k): _env_text(v) for k, v in (render(task.get("env") or {})).items()})
-    # inputFiles: name -> (rendered) content written into the working directory (AbstractExecScript).
-    for name, content in (render(task.get("inputFiles") or {})).items():
-        files[str(name)] = _env_text(content)
+    first = {_text(render(str(k))): _text(render(v)) for k, v in (task.get("env") or {}).items()}
+    env.update({_text(render(k)): _text(render(v)) for k, v in first.items()})
+    env["WORKING_DIR"] = workdir
+    if "outputDir" in extra:
+        env["OUTPUT_DIR"] = workdir
     return ScriptSpec(argv, env, workdir, files)
+
+
+def _input_files(raw: Any, render: Callable[..., Any], extra: Dict[str, Any]) -> Dict[str, str]:
+    """A map (null values dropped) or a string rendered then read as a JSON map
+    (core/.../runners/PluginUtilsService.java@v1.3.34 `transformInputFiles`)."""
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        parsed = json.loads(render(raw, extra))
+        return {str(k): _text(v) for k, v in parsed.items()}
+    return {_text(render(str(k), extra)): _text(render(v, extra)) for k, v in raw.items() if v is not None}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _env_text(value: Any) -> str:
@@ -93,6 +135,7 @@ class ProcessRun:
         self.proc: Optional[subprocess.Popen] = None
         self.timed_out = False
         self.killed = False
+        self.interrupted: Optional[str] = None  # 2.x Parallel onChildFailure target state
 
     def start(self) -> None:
         for name, text in self.spec.files.items():
@@ -103,7 +146,6 @@ class ProcessRun:
             with open(path, "w") as fh:
                 fh.write(text)
         env = dict(os.environ)  # Process runner: ProcessBuilder inherits the worker environment.
-        env.update({"WORKING_DIR": self.spec.workdir, "OUTPUT_DIR": self.spec.workdir})
         env.update(self.spec.env)
         self.proc = subprocess.Popen(
             self.spec.argv, cwd=self.spec.workdir, env=env, stdout=subprocess.PIPE,
@@ -176,6 +218,8 @@ def run_attempt(spec: ScriptSpec, log: LogFn, timeout: Optional[float],
     finally:
         register(None)
     outputs = {"vars": run.outputs, "exitCode": code}  # ScriptOutput: vars always present (kestra.md §3.2)
+    if run.interrupted:
+        return run.interrupted, outputs
     if run.killed:
         return "KILLED", outputs
     if run.timed_out:

@@ -16,7 +16,7 @@ from croniter import croniter
 
 from . import model as m
 from .durations import parse_duration
-from .engine import Engine, NotFound
+from .engine import Conflict, Engine, NotFound
 from .inputs import InputError
 from .parser import label_items
 from .pebble import PebbleError, Renderer, render_data
@@ -220,13 +220,32 @@ def _upstream_vars(up: Execution) -> Dict[str, Any]:
 
 # ---- Webhook -----------------------------------------------------------------------
 def fire_webhook(engine: Engine, namespace: str, flow_id: str, key: str, body: Any,
-                 headers: Dict[str, List[str]]) -> Execution:
-    """Start the flow whose Webhook trigger has this key; NotFound otherwise (source 0.21 Webhook)."""
-    record = engine.get_flow(namespace, flow_id)
+                 headers: Dict[str, List[str]], parameters: Optional[Dict[str, List[str]]] = None) -> Any:
+    """Start the flow whose Webhook trigger has this key, or an HTTP status:
+    unknown flow or key → 404 "Flow not found"/"Webhook not found", disabled flow → 409 (IllegalState)
+    (webserver/.../api/ExecutionController.java@v1.3.25 `webhook`); no execution created → 409 on 1.3
+    (core/io/kestra/plugin/core/trigger/Webhook.java@v1.3.34 `evaluate`: CONFLICT when
+    WebhookService.newExecution is empty: conditions not met, trigger inputs not renderable/invalid);
+    2.0 answers 204 when conditions are not met and 422 when the trigger inputs cannot be rendered
+    (Webhook.java@v2.0.0, WebhookService.java@v2.0.0)."""
+    try:
+        record = engine.get_flow(namespace, flow_id)
+    except NotFound:
+        raise NotFound("Flow not found")
+    if record.flow.get("disabled"):
+        raise Conflict("Illegal state: Cannot execute a disabled flow")
     for trig in record.flow.get("triggers") or []:
         if trig.get("type") == m.WEBHOOK and str(trig.get("key")) == key and not trig.get("disabled"):
-            exe = _fire(engine, record.flow, trig, {"body": body, "headers": headers})
+            variables = {"body": body, "headers": headers, "parameters": parameters or {}}
+            if engine.version >= 2 and trig.get("when") is not None:
+                try:
+                    met = Renderer(engine.version).render(trig["when"], {"trigger": variables})
+                except PebbleError:
+                    met = "false"
+                if met in ("false", "0", "-0", ""):
+                    return 204
+            exe = _fire(engine, record.flow, trig, variables)
             if exe is None:
-                raise InputError(["Unable to create the execution from the webhook"])
+                return 422 if engine.version >= 2 else 409
             return exe
     raise NotFound("Webhook not found")
