@@ -1,0 +1,455 @@
+package io.mfo.realkestra;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.kestra.core.http.HttpRequest;
+import io.kestra.core.models.Label;
+import io.kestra.core.models.QueryFilter;
+import io.kestra.core.models.executions.Execution;
+import io.kestra.core.models.executions.ExecutionKilled;
+import io.kestra.core.models.executions.ExecutionKilledExecution;
+import io.kestra.core.models.executions.LogEntry;
+import io.kestra.core.models.flows.Flow;
+import io.kestra.core.models.flows.FlowSource;
+import io.kestra.core.models.flows.FlowWithSource;
+import io.kestra.core.models.flows.GenericFlow;
+import io.kestra.core.models.flows.State;
+import io.kestra.core.models.triggers.AbstractTrigger;
+import io.kestra.core.queues.QueueFactoryInterface;
+import io.kestra.core.queues.QueueInterface;
+import io.kestra.core.repositories.ArrayListTotal;
+import io.kestra.core.repositories.ExecutionRepositoryInterface;
+import io.kestra.core.repositories.FlowRepositoryInterface;
+import io.kestra.core.repositories.LogRepositoryInterface;
+import io.kestra.core.runners.FlowInputOutput;
+import io.kestra.core.serializers.JacksonMapper;
+import io.kestra.core.services.ExecutionService;
+import io.kestra.core.services.FlowService;
+import io.kestra.core.services.PluginDefaultService;
+import io.kestra.core.services.WebhookService;
+import io.kestra.core.utils.VersionProvider;
+import io.kestra.plugin.core.trigger.AbstractWebhookTrigger;
+import io.kestra.plugin.core.trigger.WebhookContext;
+import io.micronaut.context.ApplicationContext;
+import io.micronaut.data.model.Pageable;
+import io.micronaut.data.model.Sort;
+import io.micronaut.http.multipart.CompletedPart;
+import io.micronaut.inject.qualifiers.Qualifiers;
+import org.slf4j.event.Level;
+import reactor.core.publisher.Flux;
+
+import java.net.URI;
+import java.time.Duration;
+import java.time.ZonedDateTime;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Routes: path -> one engine service call. Tenant {@code main} (Kestra OSS); the untenanted
+ * {@code /api/v1/...} form is accepted too. Kestra 1.x action paths ({@code /{id}/kill}) and the
+ * 2.x ones ({@code /{id}/actions/kill}) are both answered.
+ */
+@SuppressWarnings({"unchecked", "rawtypes"})
+final class Api {
+    static final String TENANT = "main";
+    private static final Pattern FILTER = Pattern.compile("^filters\\[([^\\]]+)\\]\\[([A-Z_]+)\\](?:\\[\\d*\\])?$");
+    private static final Pattern DOC_SEPARATOR = Pattern.compile("(?m)^---\\s*$");
+
+    private final ApplicationContext context;
+    private final ObjectMapper json = JacksonMapper.ofJson();
+    private final String version;
+    private final FlowRepositoryInterface flowRepository;
+    private final FlowService flowService;
+    private final PluginDefaultService pluginDefaultService;
+    private final ExecutionRepositoryInterface executionRepository;
+    private final LogRepositoryInterface logRepository;
+    private final ExecutionService executionService;
+    private final FlowInputOutput flowInputOutput;
+    private final WebhookService webhookService;
+    private final QueueInterface<Execution> executionQueue;
+    private final QueueInterface<ExecutionKilled> killQueue;
+    private final String kestraUrl;
+
+    Api(ApplicationContext context) {
+        this.context = context;
+        this.version = context.getBean(VersionProvider.class).getVersion();
+        this.flowRepository = context.getBean(FlowRepositoryInterface.class);
+        this.flowService = context.getBean(FlowService.class);
+        this.pluginDefaultService = context.getBean(PluginDefaultService.class);
+        this.executionRepository = context.getBean(ExecutionRepositoryInterface.class);
+        this.logRepository = context.getBean(LogRepositoryInterface.class);
+        this.executionService = context.getBean(ExecutionService.class);
+        this.flowInputOutput = context.getBean(FlowInputOutput.class);
+        this.webhookService = context.getBean(WebhookService.class);
+        this.executionQueue = context.getBean(QueueInterface.class, Qualifiers.byName(QueueFactoryInterface.EXECUTION_NAMED));
+        this.killQueue = context.getBean(QueueInterface.class, Qualifiers.byName(QueueFactoryInterface.KILL_NAMED));
+        this.kestraUrl = context.getProperty("kestra.url", String.class).orElse("").replaceAll("/+$", "");
+    }
+
+    ObjectMapper json() {
+        return json;
+    }
+
+    String version() {
+        return version;
+    }
+
+    Front.Reply route(Front.Request r) throws Exception {
+        String[] s = segments(r.path());
+        if (s.length < 2 || !s[0].equals("api") || !s[1].equals("v1")) {
+            throw Errors.notFound(null);
+        }
+        if (s.length == 3 && s[2].equals("configs") && r.method().equals("GET")) {
+            return Front.Reply.json(configs());
+        }
+        int i = 2;
+        if (s.length > 2 && s[2].equals(TENANT)) {
+            i = 3;
+        } else if (s.length > 3 && !List.of("flows", "executions", "logs", "outputs").contains(s[2])) {
+            throw Errors.notFound("tenant " + s[2]);
+        }
+        String[] p = java.util.Arrays.copyOfRange(s, i, s.length);
+        if (p.length == 0) {
+            throw Errors.notFound(null);
+        }
+        return switch (p[0]) {
+            case "flows" -> flows(r, p);
+            case "executions" -> executions(r, p);
+            case "logs" -> logs(r, p);
+            default -> throw Errors.notFound(null);
+        };
+    }
+
+    private Map<String, Object> configs() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("uuid", "real-kestra");
+        m.put("version", version);
+        m.put("edition", "OSS");
+        m.put("commitId", "published-modules");
+        m.put("isBasicAuthEnabled", true);
+        m.put("isTaskRunEnabled", false);
+        m.put("isAnonymousUsageEnabled", false);
+        m.put("url", kestraUrl);
+        return m;
+    }
+
+    // ---- flows ----------------------------------------------------------------------------------
+    private Front.Reply flows(Front.Request r, String[] p) throws Exception {
+        String m = r.method();
+        if (p.length == 1 && m.equals("POST")) {
+            return Front.Reply.json(createFlow(r.text()));
+        }
+        if (p.length == 2 && p[1].equals("validate") && m.equals("POST")) {
+            return Front.Reply.json(validate(r.text()));
+        }
+        if (p.length == 2 && m.equals("GET")) {
+            return Front.Reply.json(flowRepository.findByNamespace(TENANT, p[1]));
+        }
+        if (p.length == 3) {
+            String ns = p[1];
+            String id = p[2];
+            switch (m) {
+                case "GET": {
+                    Optional<Integer> revision = Optional.ofNullable(r.param("revision")).map(Integer::valueOf);
+                    boolean allowDeleted = "true".equals(r.param("allowDeleted"));
+                    Optional<FlowWithSource> flow = flowRepository.findByIdWithSource(TENANT, ns, id, revision, allowDeleted);
+                    FlowWithSource found = flow.orElseThrow(() -> Errors.notFound("Unable to find flow " + ns + "." + id));
+                    return Front.Reply.json("true".equals(r.param("source")) ? found : found.toFlow());
+                }
+                case "PUT":
+                    return Front.Reply.json(updateFlow(ns, id, r.text()));
+                case "DELETE": {
+                    FlowWithSource found = flowRepository.findByIdWithSource(TENANT, ns, id)
+                        .orElseThrow(() -> Errors.notFound("Unable to find flow " + ns + "." + id));
+                    flowRepository.delete(found);
+                    return Front.Reply.status(204);
+                }
+                default:
+                    break;
+            }
+        }
+        throw Errors.notFound(null);
+    }
+
+    private FlowWithSource createFlow(String source) throws Exception {
+        return flowService.create(GenericFlow.fromYaml(TENANT, source), true);
+    }
+
+    private FlowWithSource updateFlow(String namespace, String id, String source) throws Exception {
+        FlowWithSource previous = flowRepository.findByIdWithSource(TENANT, namespace, id)
+            .orElseThrow(() -> Errors.notFound("Unable to find flow " + namespace + "." + id));
+        // Strict parse (unknown properties) as on create; the repository then validates with
+        // defaults and checks the update (namespace and id cannot change).
+        pluginDefaultService.parseFlowWithVersionDefaults(TENANT, source, true);
+        return flowRepository.update(GenericFlow.fromYaml(TENANT, source), previous);
+    }
+
+    private Object validate(String text) {
+        List<FlowSource> sources = new ArrayList<>();
+        for (String doc : DOC_SEPARATOR.split(text)) {
+            if (!doc.isBlank()) {
+                sources.add(new FlowSource(null, doc));
+            }
+        }
+        return flowService.validate(TENANT, sources);
+    }
+
+    // ---- executions ---------------------------------------------------------------------------
+    private Front.Reply executions(Front.Request r, String[] p) throws Exception {
+        String m = r.method();
+        if (p.length == 1 && m.equals("GET")) {
+            return Front.Reply.json(paged(executionRepository.find(pageable(r), TENANT, filters(r))));
+        }
+        if (p.length == 2 && p[1].equals("search") && m.equals("GET")) {
+            return Front.Reply.json(paged(executionRepository.find(pageable(r), TENANT, filters(r))));
+        }
+        if (p.length >= 5 && p[1].equals("webhook")) {
+            return webhook(r, p[2], p[3], p[4], p.length > 5 ? String.join("/", java.util.Arrays.copyOfRange(p, 5, p.length)) : null);
+        }
+        if (p.length == 2 && m.equals("GET")) {
+            return Front.Reply.json(execution(p[1]));
+        }
+        if (p.length == 2 && m.equals("DELETE")) {
+            executionService.delete(execution(p[1]), "true".equals(r.param("deleteLogs")), "true".equals(r.param("deleteMetrics")), "true".equals(r.param("deleteStorage")));
+            return Front.Reply.status(204);
+        }
+        if (p.length == 3 && m.equals("POST") && !p[2].equals("restart")) {
+            return Front.Reply.json(create(r, p[1], p[2]));
+        }
+        String action = p.length == 3 ? p[2] : (p.length == 4 && p[2].equals("actions") ? p[3] : null);
+        if (action != null) {
+            if (action.equals("kill") && m.equals("DELETE")) {
+                return kill(p[1], !"false".equals(r.param("isOnKillCascade")));
+            }
+            if (action.equals("restart") && m.equals("POST")) {
+                return Front.Reply.json(restart(p[1], Optional.ofNullable(r.param("revision")).map(Integer::valueOf).orElse(null)));
+            }
+        }
+        throw Errors.notFound(null);
+    }
+
+    private Execution execution(String id) {
+        return executionRepository.findById(TENANT, id)
+            .orElseThrow(() -> Errors.notFound("Unable to find execution " + id));
+    }
+
+    /** {@code POST executions/{namespace}/{id}}: the flow's own input resolution, then the execution queue. */
+    private Object create(Front.Request r, String namespace, String flowId) throws Exception {
+        Optional<Integer> revision = Optional.ofNullable(r.param("revision")).map(Integer::valueOf);
+        Flow flow = flowService.getFlowIfExecutableOrThrow(TENANT, namespace, flowId, revision);
+        List<Label> labels = labels(r.params("labels"));
+        Optional<ZonedDateTime> scheduleDate = Optional.ofNullable(r.param("scheduleDate")).map(ZonedDateTime::parse);
+        Execution current = Execution.newExecution(flow, null, labels, scheduleDate);
+        List<CompletedPart> parts = Multipart.parse(r.contentType(), r.body());
+        Map<String, Object> inputs = flowInputOutput.readExecutionInputs(flow, current, Flux.fromIterable(parts)).block();
+        Execution withInputs = current.withInputs(inputs);
+        executionQueue.emit(withInputs);
+        Execution answer = withInputs;
+        if ("true".equals(r.param("wait"))) {
+            answer = waitTerminated(withInputs.getId(), Duration.ofHours(1));
+        }
+        return withUrl(answer);
+    }
+
+    /** Waiting for {@code ?wait=true}: poll the repository until the engine reports a terminated state. */
+    private Execution waitTerminated(String id, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            Optional<Execution> found = executionRepository.findById(TENANT, id);
+            if (found.isPresent() && found.get().getState().isTerminated()) {
+                return found.get();
+            }
+            Thread.sleep(50);
+        }
+        return execution(id);
+    }
+
+    private Map<String, Object> withUrl(Execution execution) {
+        Map<String, Object> body = json.convertValue(execution, JacksonMapper.MAP_TYPE_REFERENCE);
+        body.put("url", kestraUrl + "/ui/" + TENANT + "/executions/" + execution.getNamespace() + "/"
+            + execution.getFlowId() + "/" + execution.getId());
+        return body;
+    }
+
+    private Front.Reply kill(String id, boolean cascade) throws Exception {
+        Execution execution = execution(id);
+        // 409 once ended (spec: "if the executions is already finished").
+        if (execution.getState().isTerminated()) {
+            throw new IllegalStateException("Execution is already finished, can't kill it");
+        }
+        killQueue.emit(ExecutionKilledExecution.builder()
+            .state(ExecutionKilled.State.REQUESTED)
+            .executionId(id)
+            .isOnKillCascade(cascade)
+            .tenantId(TENANT)
+            .build());
+        return new Front.Reply(202, null, null);
+    }
+
+    private Execution restart(String id, Integer revision) throws Exception {
+        Execution restarted = executionService.restart(execution(id), revision);
+        executionQueue.emit(restarted);
+        return restarted;
+    }
+
+    private Front.Reply webhook(Front.Request r, String namespace, String flowId, String key, String path) throws Exception {
+        Flow flow = flowRepository.findById(TENANT, namespace, flowId)
+            .orElseThrow(() -> Errors.notFound("Flow not found"));
+        if (flow.isDisabled()) {
+            throw new IllegalStateException("Cannot execute a disabled flow");
+        }
+        AbstractWebhookTrigger trigger = null;
+        for (AbstractTrigger t : Optional.ofNullable(flow.getTriggers()).orElse(List.of())) {
+            if (t instanceof AbstractWebhookTrigger w && !Boolean.TRUE.equals(w.isDisabled())) {
+                String rendered = webhookService.runContext(flow, w).render(w.getKey()).trim();
+                if (rendered.equals(key)) {
+                    trigger = w;
+                    break;
+                }
+            }
+        }
+        if (trigger == null) {
+            throw Errors.notFound("Webhook not found");
+        }
+        Map<String, List<String>> headers = new LinkedHashMap<>(r.headers());
+        HttpRequest request = HttpRequest.builder()
+            .method(r.method())
+            .uri(URI.create(kestraUrl + r.rawUri()))
+            .body(HttpRequest.StringRequestBody.builder().content(r.text()).build())
+            .headers(java.net.http.HttpHeaders.of(headers, (a, b) -> true))
+            .build();
+        io.kestra.core.http.HttpResponse<?> response = trigger.evaluate(WebhookContext.builder()
+            .request(request).path(path).flow(flow).trigger(trigger).webhookService(webhookService).build()).block();
+        if (response == null) {
+            return Front.Reply.status(204);
+        }
+        int code = response.getStatus().getCode();
+        Object body = response.getBody();
+        if (code == 404 && body == null) {
+            throw Errors.notFound("Webhook not found");
+        }
+        if (code == 409 && body == null) {
+            return Front.Reply.status(204);  // conditions not met: nothing started
+        }
+        return new Front.Reply(code, body, response.contentType() != null ? response.contentType() : "application/json");
+    }
+
+    // ---- logs ---------------------------------------------------------------------------------
+    private Front.Reply logs(Front.Request r, String[] p) {
+        if (p.length != 2 || !r.method().equals("GET")) {
+            throw Errors.notFound(null);
+        }
+        String id = p[1];
+        Level level = Optional.ofNullable(r.param("minLevel")).or(() -> Optional.ofNullable(filterValue(r, "level")))
+            .map(v -> Level.valueOf(v.toUpperCase(Locale.ROOT))).orElse(null);
+        String taskId = Optional.ofNullable(r.param("taskId")).orElse(filterValue(r, "taskId"));
+        String taskRunId = Optional.ofNullable(r.param("taskRunId")).orElse(filterValue(r, "taskRunId"));
+        String attempt = r.param("attempt");
+        List<LogEntry> entries;
+        if (taskRunId != null && attempt != null) {
+            entries = logRepository.findByExecutionIdAndTaskRunIdAndAttempt(TENANT, id, taskRunId, level, Integer.valueOf(attempt));
+        } else if (taskRunId != null) {
+            entries = logRepository.findByExecutionIdAndTaskRunId(TENANT, id, taskRunId, level);
+        } else if (taskId != null) {
+            entries = logRepository.findByExecutionIdAndTaskId(TENANT, id, taskId, level);
+        } else {
+            entries = logRepository.findByExecutionId(TENANT, id, level);
+        }
+        return Front.Reply.json(entries);
+    }
+
+    // ---- helpers ------------------------------------------------------------------------------
+    private static String[] segments(String path) {
+        return java.util.Arrays.stream(path.split("/")).filter(x -> !x.isEmpty()).toArray(String[]::new);
+    }
+
+    private static List<Label> labels(List<String> raw) {
+        List<Label> labels = new ArrayList<>();
+        for (String item : raw) {
+            int colon = item.indexOf(':');
+            if (colon <= 0) {
+                throw new IllegalArgumentException("Invalid label '" + item + "', it must be 'key:value'");
+            }
+            labels.add(new Label(item.substring(0, colon), item.substring(colon + 1)));
+        }
+        for (Label label : labels) {
+            if (label.key().startsWith("system.") && !label.key().equals("system.correlationId")) {
+                throw new IllegalArgumentException("System labels can only be set by Kestra itself, offending label: "
+                    + label.key() + "=" + label.value());
+            }
+        }
+        return labels;
+    }
+
+    private static String filterValue(Front.Request r, String field) {
+        for (Map.Entry<String, List<String>> e : r.query().entrySet()) {
+            Matcher m = FILTER.matcher(e.getKey());
+            if (m.matches() && m.group(1).equals(field) && !e.getValue().isEmpty()) {
+                return e.getValue().get(0);
+            }
+        }
+        return null;
+    }
+
+    /** {@code filters[field][OP]=value} (and the legacy namespace/flowId/state/labels params) -> QueryFilters. */
+    private static List<QueryFilter> filters(Front.Request r) {
+        List<QueryFilter> filters = new ArrayList<>();
+        for (Map.Entry<String, List<String>> e : r.query().entrySet()) {
+            Matcher m = FILTER.matcher(e.getKey());
+            if (m.matches()) {
+                QueryFilter.Field field = QueryFilter.Field.fromString(m.group(1));
+                QueryFilter.Op op = QueryFilter.Op.valueOf(m.group(2));
+                Object value = e.getValue().size() == 1 ? e.getValue().get(0) : e.getValue();
+                if (field == QueryFilter.Field.LABELS && value instanceof String s && s.contains(":")) {
+                    value = Map.of(s.substring(0, s.indexOf(':')), s.substring(s.indexOf(':') + 1));
+                }
+                filters.add(QueryFilter.builder().field(field).operation(op).value(value).build());
+            }
+        }
+        if (r.param("namespace") != null) {
+            filters.add(QueryFilter.builder().field(QueryFilter.Field.NAMESPACE).operation(QueryFilter.Op.EQUALS).value(r.param("namespace")).build());
+        }
+        if (r.param("flowId") != null) {
+            filters.add(QueryFilter.builder().field(QueryFilter.Field.FLOW_ID).operation(QueryFilter.Op.EQUALS).value(r.param("flowId")).build());
+        }
+        if (!r.params("state").isEmpty()) {
+            filters.add(QueryFilter.builder().field(QueryFilter.Field.STATE).operation(QueryFilter.Op.IN).value(r.params("state")).build());
+        }
+        return filters;
+    }
+
+    private static Pageable pageable(Front.Request r) {
+        int page = Optional.ofNullable(r.param("page")).map(Integer::parseInt).orElse(1);
+        int size = Optional.ofNullable(r.param("size")).map(Integer::parseInt).orElse(10);
+        List<Sort.Order> orders = new ArrayList<>();
+        for (String sort : r.params("sort")) {
+            String[] parts = sort.split(":");
+            String property = switch (parts[0]) {
+                case "state.startDate" -> "start_date";
+                case "state.endDate" -> "end_date";
+                case "state.duration" -> "state_duration";
+                case "state.current" -> "state_current";
+                case "flowId" -> "flow_id";
+                default -> parts[0];
+            };
+            orders.add(parts.length > 1 && parts[1].equalsIgnoreCase("desc") ? Sort.Order.desc(property) : Sort.Order.asc(property));
+        }
+        return Pageable.from(page - 1, size, orders.isEmpty() ? Sort.unsorted() : Sort.of(orders));
+    }
+
+    private static Map<String, Object> paged(ArrayListTotal<?> results) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("results", results);
+        m.put("total", results.getTotal());
+        return m;
+    }
+
+    static boolean terminated(State state) {
+        return state.isTerminated();
+    }
+}
