@@ -96,6 +96,35 @@ def outputs_of(client: Client, exe: Dict[str, Any], task_id: str) -> Dict[str, A
     return r.json()
 
 
+def iterations(client: Client, execution_id: str) -> List[Dict[str, Any]]:
+    """2.x Loop iteration sub-executions whose parent is this execution, by iteration index: search
+    with `filters[kind][EQUALS]=LOOP` and `filters[parentId][EQUALS]` (iterations are left out of a
+    search without a kind filter, jdbc/.../AbstractJdbcExecutionRepository.java@v2.0.0; fields from
+    core/io/kestra/core/models/QueryFilter.java@v2.0.0)."""
+    r = client.http.get("%s/executions/search" % client.prefix,
+                        params={"filters[kind][EQUALS]": "LOOP", "filters[parentId][EQUALS]": execution_id,
+                                "size": 1000})
+    assert r.status_code == 200, r.text
+    found = [client.execution(e["id"]) for e in r.json()["results"]]
+    return sorted(found, key=lambda e: e["loopRun"]["index"])
+
+
+def tree(client: Client, exe: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The execution and, recursively, its Loop iteration sub-executions (2.x)."""
+    out = [exe]
+    for sub in iterations(client, exe["id"]):
+        out.extend(tree(client, sub))
+    return out
+
+
+def tree_runs(client: Client, exe: Dict[str, Any], task_id: str) -> List[Dict[str, Any]]:
+    return [t for e in tree(client, exe) for t in e["taskRunList"] if t["taskId"] == task_id]
+
+
+def tree_messages(client: Client, exe: Dict[str, Any], task_id: Optional[str] = None) -> List[str]:
+    return [m for e in tree(client, exe) for m in messages(client, e["id"], task_id)]
+
+
 def messages(client: Client, execution_id: str, task_id: Optional[str] = None) -> List[str]:
     params = {"taskId": task_id} if task_id else {}
     return [e["message"] for e in client.logs(execution_id, **params)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kestra_helpers import PROCESS, Emulator, flow, messages, runs, state_of
+from kestra_helpers import PROCESS, Emulator, flow, messages, runs, state_of, tree_messages, tree_runs
 
 
 @pytest.fixture(scope="module")
@@ -252,10 +252,11 @@ tasks:
 """ % PROCESS
     exe = deploy_run(v2, "loop_basic", body)
     assert exe["state"]["current"] == "SUCCESS", messages(v2.client, exe["id"])
-    logs = messages(v2.client, exe["id"])
+    logs = tree_messages(v2.client, exe)  # iteration logs belong to the iteration executions
     assert sorted(m for m in logs if m.startswith("sibling")) == ["sibling sees 0", "sibling sees 2", "sibling sees 4"]
     assert 'joined ["0","2","4"] n=3' in logs
-    assert "outputs" not in runs(exe, "calc")[0]  # 2.x: no outputs in taskRunList
+    assert runs(exe, "calc") == []  # the root execution does not list iteration task runs
+    assert "outputs" not in tree_runs(v2.client, exe, "calc")[0]  # 2.x: no outputs in taskRunList
 
 
 def test_loop_outputs_not_visible_after_loop_unless_declared(v2):
@@ -294,7 +295,7 @@ tasks:
 """
     exe = deploy_run(v2, "loop_nested", body)
     assert exe["state"]["current"] == "SUCCESS", messages(v2.client, exe["id"])
-    assert sorted(messages(v2.client, exe["id"], "leaf2")) == ["x-0-p-0", "x-0-q-1", "y-1-p-0", "y-1-q-1"]
+    assert sorted(tree_messages(v2.client, exe, "leaf2")) == ["x-0-p-0", "x-0-q-1", "y-1-p-0", "y-1-q-1"]
 
 
 def test_loop_map_values_and_transmit_failed(v2):
@@ -316,7 +317,7 @@ tasks:
     exe = deploy_run(v2, "loop_map", body)
     assert exe["state"]["current"] == "SUCCESS"
     assert state_of(exe, "after_loop") == "SUCCESS"
-    assert sorted(t["state"]["current"] for t in runs(exe, "maybe")) == ["FAILED", "SUCCESS"]
+    assert sorted(t["state"]["current"] for t in tree_runs(v2.client, exe, "maybe")) == ["FAILED", "SUCCESS"]
 
 
 def test_switch_cases_and_defaults(both):
@@ -408,7 +409,7 @@ tasks:
 """
     exe = deploy_run(v2, "loop_continue", body)
     assert exe["state"]["current"] == "SUCCESS"
-    assert len(runs(exe, "maybe_fail")) == 3
+    assert len(tree_runs(v2.client, exe, "maybe_fail")) == 3
 
 
 def test_loop_restart_keeps_iteration_outputs(v2, tmp_path):
@@ -446,8 +447,8 @@ tasks:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     again = v2.client.execution(exe["id"])
-    assert again["state"]["current"] == "SUCCESS", messages(v2.client, exe["id"])
-    assert len(runs(again, "first")) == 2  # not re-created on restart
+    assert again["state"]["current"] == "SUCCESS", tree_messages(v2.client, again)
+    assert len(tree_runs(v2.client, again, "first")) == 2  # not re-created on restart
     assert messages(v2.client, exe["id"], "after") == ['["first-a","first-b"]']
 
 
@@ -471,14 +472,15 @@ tasks:
     assert runs(exe, "inner_never") == []
 
 
-def test_loop_output_shape_and_break_when(v2):
+def test_loop_output_shape(v2):
+    # Loop outputs: iterationCount, runningIterations, terminatedIterations per state, `outputs` =
+    # [{item: {value, iteration, key}, outputs}] (LoopExecutionEventMessageHandler.java@v2.0.0);
+    # Loop.java@v2.0.0 has no `breakWhen`: rejected by the strict mapper.
     body = """
 tasks:
   - id: lb
     type: io.kestra.plugin.core.flow.Loop
-    values: {k1: a, k2: b, k3: c, k4: d}
-    concurrencyLimit: 1
-    breakWhen: "{{ iteration.outputs.v == 'b' }}"
+    values: {k1: a, k2: b}
     outputs:
       - {id: v, type: STRING, value: "{{ outputs.r.value }}"}
     tasks:
@@ -487,14 +489,16 @@ tasks:
     type: io.kestra.plugin.core.log.Log
     message: "{{ outputs.lb | toJson }}"
 """
-    exe = deploy_run(v2, "loop_break", body)
-    assert exe["state"]["current"] == "SUCCESS", messages(v2.client, exe["id"])
-    assert len(runs(exe, "r")) == 2  # stopped after the iteration that produced 'b'
+    exe = deploy_run(v2, "loop_shape", body)
+    assert exe["state"]["current"] == "SUCCESS", tree_messages(v2.client, exe)
     import json
     out = json.loads(messages(v2.client, exe["id"], "dump")[0])
-    assert out["iterationCount"] == 4 and out["terminatedIterations"] == {"SUCCESS": 2}
+    assert out["iterationCount"] == 2 and out["terminatedIterations"] == {"SUCCESS": 2}
     assert out["outputs"] == [{"item": {"value": "a", "iteration": 0, "key": "k1"}, "outputs": {"v": "a"}},
                               {"item": {"value": "b", "iteration": 1, "key": "k2"}, "outputs": {"v": "b"}}]
+    bad = v2.client.deploy(flow("loop_break", body.replace("    values: {k1: a, k2: b}\n",
+                                                          "    values: [a]\n    breakWhen: 'true'\n")))
+    assert bad.status_code == 422 and "breakWhen" in bad.text
 
 
 def test_loop_values_coalesced_like_kestra(v2):
@@ -512,9 +516,9 @@ tasks:
       - {id: show_k, type: io.kestra.plugin.core.log.Log, message: "{{ item.key }}={{ item.value }}"}
 """
     exe = deploy_run(v2, "loop_values", body)
-    assert exe["state"]["current"] == "SUCCESS", messages(v2.client, exe["id"])
-    assert sorted(messages(v2.client, exe["id"], "show_v")) == sorted(["1", "2.5", "s", '{"k":"v"}'])
-    assert sorted(messages(v2.client, exe["id"], "show_k")) == ["a=1", "b=x"]
+    assert exe["state"]["current"] == "SUCCESS", tree_messages(v2.client, exe)
+    assert sorted(tree_messages(v2.client, exe, "show_v")) == sorted(["1", "2.5", "s", '{"k":"v"}'])
+    assert sorted(tree_messages(v2.client, exe, "show_k")) == ["a=1", "b=x"]
     bad = deploy_run(v2, "loop_bad_values", body.replace('[1, 2.5, "s", {k: v}, "s"]', "[true]")
                      .replace("lv\n", "lvb\n").replace("show_v", "sv").replace("lv_json", "lvj").replace("show_k", "sk"))
     assert bad["state"]["current"] == "FAILED"

@@ -234,15 +234,23 @@ def test_unemulated_properties_fail_loudly(version, prop):
     rejects(doc("tasks:\n" + SHELL.format(id="t1") + "    %s\n" % prop), version, "not supported by this emulator")
 
 
-def test_2x_input_rules():
-    # 2.x: inputs with defaults must be required; Schedule/Webhook must supply required inputs.
-    rejects(minimal("inputs:\n  - {id: a, type: STRING, required: false, defaults: x}\n"), 2, "must be required")
-    parse_flow(minimal("inputs:\n  - {id: a, type: STRING, required: false, defaults: x}\n"), 1)
-    sched = "inputs:\n  - {id: a, type: STRING}\ntriggers:\n  - {id: s, type: io.kestra.plugin.core.trigger.Schedule, cron: '@daily'%s}\n"
-    rejects(minimal(sched % ""), 2, "missing required input 'a'")
-    parse_flow(minimal(sched % ", inputs: {a: x}"), 2)
-    parse_flow(minimal(sched % ""), 1)
-    rejects(minimal("inputs:\n  - {id: a, type: STRING, defaults: '{{ flow.id }}'}\n"), 2, "Pebble")
+@pytest.mark.parametrize("version", [1, 2])
+def test_input_rules(version):
+    # core/io/kestra/core/validations/validator/InputValidator.java@v1.3.34/@v2.0.0: a default with
+    # `required: false` is rejected; `required` defaults to true (models/flows/Input.java), so a default
+    # alone is fine; a default with a prefill is rejected.
+    rejects(minimal("inputs:\n  - {id: a, type: STRING, required: false, defaults: x}\n"), version,
+            "Inputs with a default value must be required, since the default is always applied.")
+    parse_flow(minimal("inputs:\n  - {id: a, type: STRING, defaults: x}\n"), version)
+    parse_flow(minimal("inputs:\n  - {id: a, type: STRING, required: true, defaults: x}\n"), version)
+    parse_flow(minimal("inputs:\n  - {id: a, type: STRING, required: false}\n"), version)
+    rejects(minimal("inputs:\n  - {id: a, type: STRING, defaults: x, prefill: y}\n"), version,
+            "cannot also have a prefill")
+    # No source requires Schedule triggers to supply inputs, and 2.0 leaves Pebble defaults alone
+    # (FlowValidator.java@v2.0.0 `literalValueViolation`).
+    sched = "inputs:\n  - {id: a, type: STRING}\ntriggers:\n  - {id: s, type: io.kestra.plugin.core.trigger.Schedule, cron: '@daily'}\n"
+    parse_flow(minimal(sched), version)
+    parse_flow(minimal("inputs:\n  - {id: a, type: STRING, defaults: '{{ flow.id }}'}\n"), version)
 
 
 @pytest.mark.parametrize("version", [1, 2])

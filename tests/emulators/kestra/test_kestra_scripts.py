@@ -367,11 +367,10 @@ tasks:
     type: io.kestra.plugin.scripts.shell.Commands
     taskRunner: %s
     retry: {type: constant, interval: PT0.05S, maxAttempts: 2}
-    env: {WD: "{{ workingDir }}"}
     commands:
       - test ! -e leftover            # each attempt starts empty
       - touch leftover
-      - echo "wd=$WD pwd=$(pwd)"
+      - echo "wd={{ workingDir }} pwd=$(pwd)"
       - echo '::{"logs":[{"level":"WARN","message":"from-line"}]}::'
       - test "{{ taskrun.attemptsCount }}" = 1
 """ % PROCESS
@@ -403,8 +402,11 @@ tasks:
         assert emu.client.trigger("conformance", "typed_inputs", bad).status_code == 422, bad
 
 
-def test_user_values_are_data_not_templates(emu):
-    # A submitted value that looks like Pebble or shell reaches the process verbatim (kestra.md §2.1).
+def test_env_is_rendered_twice(emu):
+    # A submitted value reaches `env` through a first render, and the result is rendered again:
+    # AbstractExecScript.commands renders `env`, TaskRunner.env renders the rendered map again
+    # (script/io/kestra/plugin/scripts/exec/AbstractExecScript.java@v1.3.34/@v2.0.0,
+    # core/io/kestra/core/models/tasks/runners/TaskRunner.java@v1.3.34/@v2.0.0 `env`).
     body = """
 inputs:
   - {id: evil, type: STRING}
@@ -418,7 +420,6 @@ tasks:
       print("::" + json.dumps({"outputs": {"got": os.environ["EVIL"]}}) + "::")
 """ % PROCESS
     emu.client.deploy_ok(flow("user_values", body))
-    evil = "{{ execution.id }} $(touch pwned) '\\\" {% raw %}"
-    exe = emu.client.run("conformance", "user_values", {"evil": evil})
+    exe = emu.client.run("conformance", "user_values", {"evil": "{{ execution.id }} $(touch pwned) '\\\""})
     assert exe["state"]["current"] == "SUCCESS", messages(emu.client, exe["id"])
-    assert outputs_of(emu.client, exe, "echo_env")["vars"]["got"] == evil
+    assert outputs_of(emu.client, exe, "echo_env")["vars"]["got"] == exe["id"] + " $(touch pwned) '\\\""
