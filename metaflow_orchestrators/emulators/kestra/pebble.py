@@ -10,6 +10,7 @@ A rendered value is plain data: it is never re-rendered unless the template call
 """
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -498,6 +499,9 @@ _FILTERS: Dict[str, Callable[..., Any]] = {
     "lower": lambda v: to_text(v).lower(),
     "trim": lambda v: to_text(v).strip(),
     "join": _join,
+    # Pebble core (io/pebbletemplates/pebble/extension/core/Base64EncoderFilter.java@4.1.2,
+    # registered by CoreExtension, which Kestra's engine keeps): UTF-8 bytes of the text.
+    "base64encode": lambda v: base64.b64encode(to_text(v).encode("utf-8")).decode("ascii"),
     "first": lambda v: v[0] if v else None,
     "last": lambda v: v[-1] if v else None,
     "startsWith": lambda v, p: to_text(v).startswith(p),

@@ -21,7 +21,7 @@ def emu(request, tmp_path_factory):
 
 def action(emu, execution_id, name):
     """1.x `/{id}/kill|restart`, 2.x `/{id}/actions/kill|restart` (kestra.md §14)."""
-    infix = "/actions" if emu.engine.version >= 2 else ""
+    infix = "/actions" if emu.version >= 2 else ""
     method = "DELETE" if name == "kill" else "POST"
     return emu.client.http.request(method, "/api/v1/main/executions/%s%s/%s" % (execution_id, infix, name))
 
@@ -37,7 +37,7 @@ tasks:
 def test_configs_reports_version_and_is_open(emu):
     r = httpx.get(emu.url + "/api/v1/configs")
     assert r.status_code == 200
-    assert r.json()["version"].split(".")[0] == str(emu.engine.version)
+    assert r.json()["version"].split(".")[0] == str(emu.version)
 
 
 def test_basic_auth_enforced(emu):
@@ -126,7 +126,7 @@ def test_inputs_types_defaults_labels_variables(emu):
     assert exe["inputs"]["i"] == 5 and exe["inputs"]["b"] is True and exe["inputs"]["j"] == {"k": [1, 2]}
     assert {"key": "team", "value": "data"} in exe["labels"] and {"key": "run", "value": "first"} in exe["labels"]
     value = emu.client.http.get("/api/v1/main/outputs/%s/%s" % (exe["id"], one(exe, "show")["id"])).json()["value"] \
-        if emu.engine.version >= 2 else one(exe, "show")["outputs"]["value"]
+        if emu.version >= 2 else one(exe, "show")["outputs"]["value"]
     assert value == "15|0.5|true|dflt|2|none|data-first"
 
 
@@ -142,7 +142,7 @@ def test_input_validation_errors(emu):
 
 def test_boolean_input_type_1x(emu):
     src = flow("inputs_boolean", INPUTS % ("BOOLEAN",))
-    if emu.engine.version >= 2:
+    if emu.version >= 2:
         assert emu.client.deploy(src).status_code == 422
         return
     emu.client.deploy_ok(src)
@@ -256,13 +256,13 @@ tasks:
     # 2.0 refuses a non-FAILED execution first → IllegalStateException (409)
     # (core/io/kestra/core/services/ExecutionService.java + models/flows/State.java@v1.3.34/@v2.0.0).
     r = action(emu, exe["id"], "restart")
-    assert r.status_code == (409 if emu.engine.version >= 2 else 422), r.text
+    assert r.status_code == (409 if emu.version >= 2 else 422), r.text
 
 
 def test_wrong_version_action_path(emu):
     emu.client.deploy_ok(flow("actions", HELLO))
     exe = emu.client.run("conformance", "actions")
-    other = "" if emu.engine.version >= 2 else "/actions"
+    other = "" if emu.version >= 2 else "/actions"
     r = emu.client.http.post("/api/v1/main/executions/%s%s/restart" % (exe["id"], other))
     assert r.status_code == 404
 

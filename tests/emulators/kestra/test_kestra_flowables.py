@@ -439,14 +439,7 @@ tasks:
     exe = deploy_run(v2, "loop_restart", body)
     assert exe["state"]["current"] == "FAILED"
     marker.write_text("ok")
-    assert v2.client.http.post("/api/v1/main/executions/%s/actions/restart" % exe["id"]).status_code == 200
-    import time
-    deadline = time.monotonic() + 10
-    while v2.client.execution(exe["id"])["state"]["current"] not in ("SUCCESS", "FAILED") or \
-            not v2.engine.get_execution(exe["id"]).done.is_set():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    again = v2.client.execution(exe["id"])
+    again = v2.client.restart_and_wait(exe["id"], 2)
     assert again["state"]["current"] == "SUCCESS", tree_messages(v2.client, again)
     assert len(tree_runs(v2.client, again, "first")) == 2  # not re-created on restart
     assert messages(v2.client, exe["id"], "after") == ['["first-a","first-b"]']

@@ -44,6 +44,7 @@ def wait_for_executions(emu, flow_id, count, timeout=10.0):
     raise AssertionError("%s: expected %d executions, got %d" % (flow_id, count, len(executions_of(emu, flow_id))))
 
 
+@pytest.mark.emulator_internals
 def test_schedule_fires_on_cron_ticks_in_timezone(emu):
     emu.client.deploy_ok(flow("scheduled", """
 inputs:
@@ -117,7 +118,7 @@ def flow_trigger(version, upstream, states="[SUCCESS]"):
 
 
 def test_flow_trigger_on_upstream_success(emu):
-    v = emu.engine.version
+    v = emu.version
     emu.client.deploy_ok(flow("upstream_ok", LOG))
     emu.client.deploy_ok(flow("upstream_bad", "tasks:\n  - {id: f, type: io.kestra.plugin.core.execution.Fail}\n"))
     emu.client.deploy_ok(flow("downstream", "inputs:\n  - {id: up, type: STRING}\n" + flow_trigger(v, "upstream_ok") + LOG))
@@ -134,7 +135,7 @@ def test_flow_trigger_on_upstream_success(emu):
 
 
 def test_flow_trigger_1x_conditions(emu):
-    if emu.engine.version >= 2:
+    if emu.version >= 2:
         pytest.skip("conditions are removed in 2.x (rejected by the parser)")
     emu.client.deploy_ok(flow("cond_up", LOG))
     emu.client.deploy_ok(flow("cond_down", """triggers:
@@ -149,7 +150,7 @@ def test_flow_trigger_1x_conditions(emu):
 
 
 def test_flow_trigger_2x_when(emu):
-    if emu.engine.version < 2:
+    if emu.version < 2:
         pytest.skip("`when` on triggers is 2.x")
     emu.client.deploy_ok(flow("when_up", "inputs:\n  - {id: go, type: STRING}\n" + LOG))
     emu.client.deploy_ok(flow("when_down", """triggers:
@@ -183,7 +184,7 @@ def test_flow_trigger_waits_for_all_upstream_flows(emu):
     # Several upstream flows: fires once ALL of them finished within the window, then resets.
     emu.client.deploy_ok(flow("multi_a", LOG))
     emu.client.deploy_ok(flow("multi_b", LOG))
-    if emu.engine.version >= 2:
+    if emu.version >= 2:
         trig = """triggers:
   - id: both
     type: io.kestra.plugin.core.trigger.Flow
@@ -215,7 +216,7 @@ def test_flow_trigger_waits_for_all_upstream_flows(emu):
 
 
 def test_flow_trigger_upstream_entries_are_strict(emu):
-    key = "dependsOn" if emu.engine.version >= 2 else "preconditions"
+    key = "dependsOn" if emu.version >= 2 else "preconditions"
     body = ("    dependsOn: [{namespace: conformance, flowId: x, state: [SUCCESS]}]\n" if key == "dependsOn"
             else "    preconditions: {id: p, flows: [{namespace: conformance, flowId: x, state: [SUCCESS]}]}\n")
     r = emu.client.deploy(flow("strict_up", "triggers:\n  - id: t\n    type: io.kestra.plugin.core.trigger.Flow\n" + body + LOG))

@@ -1,0 +1,18 @@
+"""Conformance-suite settings: the `emulator_internals` marker skips a test when the suite targets a
+real Kestra (KESTRA_HOST, or kestra_helpers.use_real_server)."""
+import pytest
+
+from kestra_helpers import real_server
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "emulator_internals: reads the emulator's state; skipped on a real server")
+
+
+def pytest_collection_modifyitems(config, items):
+    if real_server() is None:
+        return
+    skip = pytest.mark.skip(reason="needs the emulator's internals; the suite targets a real Kestra")
+    for item in items:
+        if "emulator_internals" in item.keywords:
+            item.add_marker(skip)
