@@ -31,3 +31,12 @@ reinstall:
 
 bench:
 	$(PYTHON) benchmarks/launcher_overhead.py
+
+# The real Kestra engine (realservers/kestra/README.md): Kestra's published engine modules in one
+# JVM behind our thin HTTP front. Builds with Maven when needed, prints "ready: URL", runs until
+# stopped. KESTRA_MAJOR=1 (1.3.x) or 2 (2.0.x); basic auth from KESTRA_USER/KESTRA_PASSWORD.
+KESTRA_MAJOR ?= 1
+PORT ?= 8080
+.PHONY: real-kestra
+real-kestra:
+	PORT=$(PORT) exec realservers/kestra/serve $(KESTRA_MAJOR)
