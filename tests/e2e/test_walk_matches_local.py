@@ -10,7 +10,7 @@ SHAPES = [
     "linear", "branch", "nested_split", "foreach", "nested_foreach", "split_in_foreach",
     "foreach_in_split", "switch", "switch_in_foreach", "switch_end_of_foreach",
     "foreach_in_switch", "branch_in_switch", "switch_in_branch", "recursive_switch",
-    "custom_names", "single_step", "config_flow",
+    "custom_names", "single_step", "config_flow", "switch_skip",
 ]
 
 

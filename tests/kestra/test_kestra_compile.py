@@ -9,13 +9,13 @@ import yaml
 
 import flowrunner as fr
 from metaflow_extensions.orchestrators.plugins.kestra.compiler import KestraTarget, compile_flow, dump
-from metaflow_extensions.orchestrators.plugins.plan import PlanError
+from metaflow_extensions.orchestrators.plugins.plan import iter_blocks
 
 EXAMPLES = [
     "linear", "branch", "nested_split", "foreach", "nested_foreach", "split_in_foreach", "foreach_in_split",
     "switch", "switch_in_foreach", "switch_end_of_foreach", "foreach_in_switch", "branch_in_switch",
     "switch_in_branch", "custom_names", "single_step", "decorators", "timeout_fail", "failing", "project_flow",
-    "scheduled", "scheduled_cron", "triggered", "on_finish", "config_flow",
+    "scheduled", "scheduled_cron", "triggered", "on_finish", "config_flow", "recursive_switch", "switch_skip",
 ]
 
 
@@ -74,7 +74,8 @@ def test_decorators_map_to_retry_timeout_and_attempt_counter():
     assert by_id["checked"]["timeout"] == "PT90S"
     assert "@resources: cpu=1.0, memory_mb=512" in by_id["checked"]["description"]
     assert by_id["flaky"]["env"]["MFO_ATTEMPT"] == "{{ taskrun.attemptsCount }}"
-    assert "GREETING" not in json.dumps(by_id["checked"]["env"])  # @environment travels in the spec
+    # @environment values that no render can change are plain env, readable in Kestra.
+    assert by_id["checked"]["env"]["GREETING"] == "hello"
 
 
 def test_workflow_timeout_is_an_sla_and_schedule_a_valid_cron():
@@ -89,7 +90,9 @@ def test_parameters_become_typed_inputs_per_version():
     two = {i["id"]: i for i in compiled("linear", 2)["inputs"]}
     assert one["flag"]["type"] == two["flag"]["type"] == "BOOL"
     assert one["max-items"]["type"] == "INT" and one["config_json"]["type"] == "JSON"
-    assert two["alpha"]["required"] is True and one["alpha"]["required"] is False  # 2.x: defaults => required
+    # Both versions: an input with a default must be required (InputValidator, Kestra >= 1.1).
+    assert two["alpha"]["required"] is True and one["alpha"]["required"] is True
+    assert all(i["required"] for i in list(one.values()) + list(two.values()) if "defaults" in i)
     assert "description" in one["label"]
 
 
@@ -121,15 +124,68 @@ if __name__ == "__main__":
     doc = yaml.safe_load(proc.stdout)
     inputs = {i["id"]: i for i in doc["inputs"]}
     assert "defaults" not in inputs["p"] and inputs["p"]["required"] is False  # Metaflow applies it
+    assert doc["variables"]["metaflow"]["flow"]["tags"] == ["{{ t }}"]  # data, read only through toJson
     for task in tasks(doc):
-        for value in task.get("env", {}).values():
+        rendered = [v for v in task.get("env", {}).values()] + task.get("commands", []) + [task.get("message", "")]
+        for value in rendered:
             if "{{" in value:
                 assert value.startswith("{{ ") and "secret" not in value and " t " not in value
+                assert "vars." not in value and "inputs" not in value or value.endswith("| toJson | base64encode }}")
 
 
-def test_recursive_switch_is_refused_with_the_step_named():
-    plan = fr.load_plan("recursive_switch")
-    with pytest.raises(PlanError) as info:
-        compile_flow(plan, fr.deploy_options("recursive_switch", engine="kestra"),
-                     KestraTarget(namespace="metaflow", flow_id="x"))
-    assert "loop" in str(info.value) and "Kestra" in str(info.value)
+def test_recursive_switch_loops_with_loop_until():
+    for version in (1, 2):
+        doc = compiled("recursive_switch", version)
+        loop = next(t for t in tasks(doc) if t["id"] == "mf-loop-loop")
+        assert loop["type"] == "io.kestra.plugin.core.flow.LoopUntil"
+        assert loop["condition"] == "{{ outputs['loop'].vars.branch != 'loop' }}"
+        assert loop["failOnMaxReached"] is True
+        assert [t["id"] for t in loop["tasks"]] == ["loop"]
+        assert loop["tasks"][0]["env"]["MFO_ITERATION"] == "{{ taskrun.iteration }}"
+        end = next(t for t in tasks(doc) if t["id"] == "end")
+        assert end["env"]["MFO_LOOPS"] == "{{ [outputs['loop'].vars.loops] }}"
+
+
+def test_a_switch_has_a_case_for_every_branch():
+    """Real Kestra fails a Switch whose value matches no case (Switch.childTasks +
+    FlowableUtils.resolveState@v1.3.34): a branch that goes straight to the merge gets a
+    no-op Log task."""
+    plan = fr.load_plan("switch_skip")
+    blocks = {b.head.name: b for b in iter_blocks(plan.root) if type(b).__name__ == "Switch"}
+    assert sorted(blocks) == ["body", "start"]  # at top level and inside the foreach
+    for version in (1, 2):
+        switches = [t for t in tasks(compiled("switch_skip", version)) if t["type"].endswith("flow.Switch")]
+        assert len(switches) == 2
+        for switch in switches:
+            block = blocks[switch["id"][len("mf-switch-"):]]
+            assert sorted(switch["cases"]) == sorted(c.target for c in block.cases)
+            assert "defaults" not in switch
+            empty = [c for c in block.cases if not len(c.body)]
+            assert len(empty) == 1
+            assert [t["type"] for t in switch["cases"][empty[0].target]] == ["io.kestra.plugin.core.log.Log"]
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_compiled_flows_are_readable(name):
+    """No opaque blob: every task names its step on its command line, the settings are
+    plain data in vars.metaflow, and the compiling machine's paths appear only where the
+    worker still needs them (the flow file and a local datastore root, until the flow
+    ships as a code package)."""
+    import re
+
+    for version in (1, 2):
+        doc = compiled(name, version)
+        text = dump(doc)
+        assert not re.search(r"[A-Za-z0-9+/]{60,}={0,2}", text), "a base64-like blob in the compiled flow"
+        flow = doc["variables"]["metaflow"]["flow"]
+        allowed = [flow["flow"]] + [o.split("=", 1)[1] for o in flow["top"] if o.startswith("--datastore-root=")]
+        rest = text
+        for path in allowed:
+            assert path.startswith("/")
+            rest = rest.replace("%s: %s" % ("flow", path), "").replace("--datastore-root=" + path, "")
+        for path in allowed:
+            assert "/" + path.split("/")[1] + "/" not in rest, "an absolute path outside vars.metaflow.flow"
+        for task in tasks(doc):
+            if task["type"].endswith("shell.Commands") and task["id"] != "metaflow-init":
+                assert task["commands"][0].endswith(" --step %s" % task["id"])
+                assert task["id"] in doc["variables"]["metaflow"]["steps"]

@@ -1,11 +1,18 @@
 """Plan -> Kestra flow (a dict), for Kestra 1.x (ForEach) and 2.x (Loop).
 
 A small recursive function over the plan tree: a step becomes one shell task running
-the task entry; a split a ``Parallel`` of ``Sequential`` branches; a foreach a
-``ForEach``/``Loop`` over the full index paths its head reported; a switch a ``Switch``
-on the branch its head reported. Every dynamic value reaches the task through ``env``
-as a fixed Pebble expression over engine variables (never a user value): the launcher
-turns those scalars into the ``metaflow step`` command.
+the task entry for that step; a split a ``Parallel`` of ``Sequential`` branches; a
+foreach a ``ForEach``/``Loop`` over the full index paths its head reported; a switch a
+``Switch`` on the branch its head reported, with a case for every branch; a recursive
+switch a ``LoopUntil`` around its step.
+
+What a task runs is readable in the flow: the deployment's settings and each step's
+facts are plain data in the flow's ``variables`` (``vars.metaflow``), each task names
+its step on its command line and shows its retries/timeout as Kestra properties. Every
+dynamic value reaches a task through ``env`` as one of a fixed set of Pebble expressions
+over engine variables; anything that may hold user text (variables, inputs) is rendered
+through ``toJson | base64encode``, so no ``{{`` survives for Kestra's second render of
+``env`` (1.3: ``AbstractExecScript`` then ``TaskRunner.env``).
 """
 from __future__ import annotations
 
@@ -18,16 +25,21 @@ import yaml
 
 from ..plan import Capabilities, Foreach, Plan, PlanError, Split, StepTask, Switch, Tail, require_supported
 from ..plan.model import Sequence
-from ..runtime.spec import DeployOptions, encode, init_spec, step_spec
+from ..runtime.spec import DeployOptions, flow_part, init_part, step_part
 from . import profiles
 from .naming import check_task_id, flow_id
 
-CAPABILITIES = Capabilities(engine="Kestra", recursive_switch=False)
+CAPABILITIES = Capabilities(engine="Kestra", recursive_switch=True)
 ENTRY = "metaflow_extensions.orchestrators.plugins.runtime.entry"
-# Static shell text: the interpreter comes from the env map, never spliced in.
+# Static shell text: the interpreter comes from the env map, never spliced in; the step
+# name is a checked identifier (check_task_id).
 COMMAND = 'exec "$MFO_PYTHON" -m %s' % ENTRY
 INIT_TASK = "metaflow-init"
 EVENT_INPUT = "metaflow_event"
+VARS = "metaflow"  # the flow variable holding the deployment's settings and steps
+_PEBBLE_MARKERS = ("{{", "{%", "{#")
+# A recursive switch step may loop this many times on Kestra (LoopUntil maxIterations).
+MAX_LOOP_ITERATIONS = 1000
 
 
 @dataclass(frozen=True)
@@ -55,11 +67,25 @@ class _Context:
         self.profile = profiles.for_version(self.target.version)
 
 
+@dataclass(frozen=True)
+class Where:
+    """Where a task sits: how many foreach levels enclose it, and the kinds of the
+    flowable tasks around it (outermost first), which decide how Kestra lets it read
+    its foreach value and its siblings' outputs (see ``profiles``)."""
+
+    depth: int = 0
+    around: Tuple[str, ...] = ()
+
+    def inside(self, kind: str) -> "Where":
+        return Where(self.depth + (kind == profiles.FOREACH), self.around + (kind,))
+
+
 def compile_flow(plan: Plan, deploy: DeployOptions, target: KestraTarget) -> Dict[str, Any]:
     """The Kestra flow document for ``plan`` as plain data."""
     require_supported(plan, CAPABILITIES)
     for task in plan.steps():
         check_task_id(task.name)
+    _check_plain("--worker-python", target.python)
     ctx = _Context(plan, deploy, target)
     doc: Dict[str, Any] = {"id": target.flow_id, "namespace": target.namespace}
     if plan.doc:
@@ -68,7 +94,8 @@ def compile_flow(plan: Plan, deploy: DeployOptions, target: KestraTarget) -> Dic
     inputs = flow_inputs(plan, ctx.profile)
     if inputs:
         doc["inputs"] = inputs
-    doc["tasks"] = [init_task(ctx, bool(inputs))] + sequence_tasks(ctx, plan.root, 0)
+    doc["variables"] = {VARS: flow_variables(ctx)}
+    doc["tasks"] = [init_task(ctx, bool(inputs))] + sequence_tasks(ctx, plan.root, Where())
     triggers = flow_triggers(ctx)
     if triggers:
         doc["triggers"] = triggers
@@ -84,6 +111,42 @@ def dump(doc: Dict[str, Any]) -> str:
     return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)
 
 
+def _check_plain(option: str, value: str) -> None:
+    if any(marker in value for marker in _PEBBLE_MARKERS):
+        raise PlanError("%s must not contain Pebble delimiters ({{, {%%, {#): Kestra would evaluate them" % option)
+
+
+# --- the flow's variables: what every task runs, readable --------------------------------
+
+
+def flow_variables(ctx: _Context) -> Dict[str, Any]:
+    """``vars.metaflow``: the deployment's settings (``flow``), the init task's facts
+    (``init``) and each step's (``steps.<name>``), as plain data. Kestra does not render
+    variable values when they are read (no recursive rendering by default), and tasks
+    only read them through ``toJson | base64encode``."""
+    init = init_part(ctx.plan)
+    if ctx.plan.event_triggers:
+        init["internal_inputs"] = [EVENT_INPUT]  # in `inputs` but not a flow parameter
+        init["event_input"] = EVENT_INPUT
+    steps = {}
+    for task in ctx.plan.steps():
+        part = step_part(ctx.plan, task, ctx.deploy)
+        hidden = {k: v for k, v in part.pop("env", {}).items() if not _plain(v)}
+        if hidden:
+            part["env"] = hidden
+        steps[task.name] = part
+    return {"flow": flow_part(ctx.plan, ctx.deploy), "init": init, "steps": steps}
+
+
+def _plain(value: str) -> bool:
+    """Text that any number of Pebble renders leave unchanged."""
+    return not any(marker in value for marker in _PEBBLE_MARKERS)
+
+
+def _encoded(expression: str) -> str:
+    return "{{ %s | toJson | base64encode }}" % expression
+
+
 # --- inputs and the init task ----------------------------------------------------------
 
 
@@ -97,94 +160,138 @@ def flow_inputs(plan: Plan, profile: "profiles.Profile") -> List[Dict[str, Any]]
 
 
 def init_task(ctx: _Context, has_inputs: bool) -> Dict[str, Any]:
-    spec = init_spec(ctx.plan, ctx.deploy)
-    spec["internal_inputs"] = [EVENT_INPUT]  # in `{{ inputs }}` but not a flow parameter
-    env = base_env(ctx, encode(spec))
+    env = base_env(ctx, "init", "{{ execution.id }}")
     if has_inputs:
-        # The whole inputs map renders as JSON; the launcher passes each as --<name>.
-        env["MFO_PARAMS"] = "{{ inputs }}"
-        if ctx.plan.event_triggers:
-            env["MFO_EVENT"] = "{{ inputs.%s ?? '' }}" % EVENT_INPUT
-    return script_task(INIT_TASK, env, description="Metaflow init: registers the run and its parameters.")
+        # The whole inputs map, encoded on render; the launcher passes each as --<name>.
+        env["MFO_PARAMS"] = _encoded("inputs")
+    return script_task(INIT_TASK, env, "--init",
+                       description="Metaflow init: registers the run `kestra-<execution id>` and its parameters "
+                                   "(`metaflow init`).")
 
 
-def base_env(ctx: _Context, spec: str) -> Dict[str, str]:
+def base_env(ctx: _Context, part: str, execution_id: str) -> Dict[str, str]:
     return {
         "MFO_PYTHON": ctx.target.python,
-        "MFO_SPEC": spec,
-        "MFO_EXECUTION_ID": "{{ execution.id }}",
+        "MFO_FLOW": _encoded("vars.%s.flow" % VARS),
+        "MFO_STEP": _encoded("vars.%s.%s" % (VARS, part)),
+        "MFO_EXECUTION_ID": execution_id,
         "MFO_ATTEMPT": "{{ taskrun.attemptsCount }}",
     }
 
 
-def script_task(task_id: str, env: Dict[str, str], description: Optional[str] = None) -> Dict[str, Any]:
+def script_task(task_id: str, env: Dict[str, str], argument: str,
+                description: Optional[str] = None) -> Dict[str, Any]:
     task: Dict[str, Any] = {"id": task_id, "type": "io.kestra.plugin.scripts.shell.Commands"}
     if description:
         task["description"] = description
     # Kestra's default task runner is Docker; the worker runs Metaflow itself.
     task["taskRunner"] = {"type": "io.kestra.plugin.core.runner.Process"}
     task["env"] = env
-    task["commands"] = [COMMAND]
+    task["commands"] = ["%s %s" % (COMMAND, argument)]
     return task
 
 
-# --- the tree (``depth``: how many foreach levels enclose the tasks) --------------------
+# --- the tree ---------------------------------------------------------------------------
 
 
-def sequence_tasks(ctx: _Context, seq: Sequence, depth: int) -> List[Dict[str, Any]]:
+def sequence_tasks(ctx: _Context, seq: Sequence, where: Where) -> List[Dict[str, Any]]:
     tasks: List[Dict[str, Any]] = []
     joined: Optional[Foreach] = None  # the foreach whose join is the next block
     for block in seq:
-        tasks += block_tasks(ctx, block, depth, joined)
+        tasks += block_tasks(ctx, block, where, joined)
         joined = block if isinstance(block, Foreach) else None
     return tasks
 
 
-def block_tasks(ctx: _Context, block, depth: int, joined: Optional[Foreach]) -> List[Dict[str, Any]]:
+def block_tasks(ctx: _Context, block, where: Where, joined: Optional[Foreach]) -> List[Dict[str, Any]]:
     if isinstance(block, StepTask):
-        return [step_task(ctx, block, depth, joined)]
-    head = step_task(ctx, block.head, depth, joined)
+        return [step_task(ctx, block, where, joined)]
+    if isinstance(block, Switch) and block.head.recursive:
+        return [loop_task(ctx, block, where, joined)] + switch_tasks(ctx, block, where)
+    head = step_task(ctx, block.head, where, joined)
     if isinstance(block, Split):
-        return [head, split_task(ctx, block, depth)]
+        return [head, split_task(ctx, block, where)]
     if isinstance(block, Foreach):
-        return [head, foreach_task(ctx, block, depth)]
-    return [head] + switch_tasks(ctx, block, depth)
+        return [head, foreach_task(ctx, block, where)]
+    return [head] + switch_tasks(ctx, block, where)
 
 
-def split_task(ctx: _Context, block: Split, depth: int) -> Dict[str, Any]:
+def split_task(ctx: _Context, block: Split, where: Where) -> Dict[str, Any]:
     # Parallel starts all children at once; one Sequential per branch keeps its steps in order.
+    inner = where.inside(profiles.PARALLEL).inside(profiles.SEQUENTIAL)
     branches = [{"id": "mf-branch-%s-%s" % (block.head.name, _first_step(b)),
                  "type": "io.kestra.plugin.core.flow.Sequential",
-                 "tasks": sequence_tasks(ctx, b, depth)} for b in block.branches]
-    return {"id": "mf-split-%s" % block.head.name, "type": "io.kestra.plugin.core.flow.Parallel", "tasks": branches}
-
-
-def foreach_task(ctx: _Context, block: Foreach, depth: int) -> Dict[str, Any]:
-    values = "{{ %s.vars.foreach_indices }}" % ctx.profile.same_scope(block.head.name, depth)
-    task = ctx.profile.foreach(foreach_id(block), values, max(int(ctx.target.max_workers), 0))
-    task["tasks"] = sequence_tasks(ctx, block.body, depth + 1)
-    if ctx.profile.isolated_iterations:
-        heads = switch_heads_at_scope(block.body)
-        if heads:
-            # Iteration outputs are invisible after a Loop unless declared (kestra.md §6.2).
-            task["outputs"] = [{"id": "branches", "type": "JSON",
-                                "value": "{{ [%s] }}" % ", ".join(ctx.profile.branches_of(h, depth + 1, False)
-                                                                  for h in heads)}]
+                 "tasks": sequence_tasks(ctx, b, inner)} for b in block.branches]
+    task = {"id": "mf-split-%s" % block.head.name, "type": "io.kestra.plugin.core.flow.Parallel"}
+    task.update(ctx.profile.parallel_options())
+    task["tasks"] = branches
     return task
 
 
-def switch_tasks(ctx: _Context, block: Switch, depth: int) -> List[Dict[str, Any]]:
-    """A Switch over the cases that have steps; cases that go straight to the merge need
-    no task (and Kestra refuses an empty case)."""
-    cases = {c.target: sequence_tasks(ctx, c.body, depth) for c in block.cases if len(c.body)}
-    if not cases:
-        return []
+def foreach_task(ctx: _Context, block: Foreach, where: Where) -> Dict[str, Any]:
+    profile = ctx.profile
+    values = "{{ %s.vars.foreach_indices }}" % profile.same_scope(block.head.name, where.around)
+    task = profile.foreach(foreach_id(block), values, max(int(ctx.target.max_workers), 0))
+    body = where.inside(profiles.FOREACH)
+    task["tasks"] = sequence_tasks(ctx, block.body, body)
+    if profile.isolated_iterations:
+        # Iteration outputs are invisible after a Loop unless declared (Loop.java@v2.0.0):
+        # the join reads the switch reports of every iteration through them.
+        declared = []
+        for key, heads in (("branches", switch_heads_at_scope(block.body)),
+                           ("loops", switch_heads_at_scope(block.body, recursive_only=True))):
+            if heads:
+                declared.append({"id": key, "type": "JSON", "value": "{{ [%s] }}" % ", ".join(
+                    profile.reports_of(h, key, False, body.around) for h in heads)})
+        if declared:
+            task["outputs"] = declared
+    return task
+
+
+def switch_tasks(ctx: _Context, block: Switch, where: Where) -> List[Dict[str, Any]]:
+    """A Switch with a case for every branch the step can take (real Kestra fails a
+    Switch whose value matches no case: ``Switch.childTasks`` + ``FlowableUtils.
+    resolveState``@v1.3.34): a branch with no steps of its own gets a no-op ``Log``.
+    The branch that loops back to a recursive step is its ``LoopUntil``'s business."""
+    exits = [c for c in block.cases if not c.loops_back]
+    if block.head.recursive and len(exits) == 1 and not len(exits[0].body):
+        return []  # the loop ends on its only exit, which goes straight on: nothing to choose
+    inner = where.inside(profiles.SWITCH)
+    cases = {}
+    for case in exits:
+        tasks = sequence_tasks(ctx, case.body, inner)
+        cases[case.target] = tasks or [noop_task(block, case.target)]
     return [{
         "id": "mf-switch-%s" % block.head.name,
         "type": "io.kestra.plugin.core.flow.Switch",
-        "value": "{{ %s.vars.branch }}" % ctx.profile.same_scope(block.head.name, depth),
+        "value": "{{ %s.vars.branch }}" % ctx.profile.same_scope(block.head.name, where.around),
         "cases": cases,
     }]
+
+
+def noop_task(block: Switch, target: str) -> Dict[str, Any]:
+    # Step names are checked identifiers: this message holds no user text.
+    return {"id": "mf-skip-%s-%s" % (block.head.name, target), "type": "io.kestra.plugin.core.log.Log",
+            "message": "%s chose %s, which has no steps before %s" % (block.head.name, target, block.merge)}
+
+
+def loop_task(ctx: _Context, block: Switch, where: Where, joined: Optional[Foreach]) -> Dict[str, Any]:
+    """A recursive switch step (it may choose itself again) as a ``LoopUntil`` around
+    the step: the loop ends once the step chose another branch. Each pass is a new task
+    of the step (``taskrun.iteration``: ``t-r0``, ``t-r1``, …); the step fails the run
+    past ``MAX_LOOP_ITERATIONS`` passes (``failOnMaxReached``)."""
+    inner = where.inside(profiles.LOOP_UNTIL)
+    step = step_task(ctx, block.head, inner, joined)
+    step["env"]["MFO_ITERATION"] = "{{ taskrun.iteration }}"
+    head = ctx.profile.same_scope(block.head.name, where.around)
+    return {
+        "id": "mf-loop-%s" % block.head.name,
+        "type": "io.kestra.plugin.core.flow.LoopUntil",
+        "condition": "{{ %s.vars.branch != '%s' }}" % (head, block.head.name),
+        "failOnMaxReached": True,
+        "checkFrequency": {"maxIterations": MAX_LOOP_ITERATIONS, "interval": "PT0S"},
+        "tasks": [step],
+    }
 
 
 def foreach_id(block: Foreach) -> str:
@@ -199,19 +306,25 @@ def _first_step(seq: Sequence) -> str:
 # --- one step ---------------------------------------------------------------------------
 
 
-def step_task(ctx: _Context, task: StepTask, depth: int, joined: Optional[Foreach]) -> Dict[str, Any]:
+def step_task(ctx: _Context, task: StepTask, where: Where, joined: Optional[Foreach]) -> Dict[str, Any]:
     profile = ctx.profile
-    env = base_env(ctx, encode(step_spec(ctx.plan, task, ctx.deploy)))
-    if depth:
-        env["MFO_INDEX_PATH"] = profile.index_path
+    env = base_env(ctx, "steps['%s']" % task.name, profile.execution_id(where.depth, INIT_TASK))
+    if where.depth:
+        env["MFO_INDEX_PATH"] = "{{ %s }}" % profile.index_path(where.around)
     if task.inputs.kind == "foreach-join":
         if joined is None:
             raise PlanError("internal: a foreach join without its foreach", task.name)
-        env["MFO_WIDTH"] = "{{ %s.vars.foreach_width }}" % profile.same_scope(joined.head.name, depth)
-    branches = branch_expressions(ctx, task, depth, joined)
+        env["MFO_WIDTH"] = "{{ %s.vars.foreach_width }}" % profile.same_scope(joined.head.name, where.around)
+    branches = branch_expressions(ctx, task, where, joined)
     if branches:
         env["MFO_BRANCHES"] = "{{ [%s] }}" % ", ".join(branches)
-    out = script_task(task.name, env, description=step_description(task))
+    loops = loop_expressions(ctx, task, where, joined)
+    if loops:
+        env["MFO_LOOPS"] = "{{ [%s] }}" % ", ".join(loops)
+    # @environment values that no render can change are shown as plain env; the others
+    # travel in vars.metaflow.steps (the launcher sets them inside the task).
+    env.update((k, v) for k, v in task.environment if _plain(v))
+    out = script_task(task.name, env, "--step %s" % task.name, description=step_description(ctx, task))
     if task.retry.total_retries:
         out["retry"] = {"type": "constant", "interval": iso_seconds(int(task.retry.minutes_between * 60)),
                         profile.max_attempts_key: task.retry.total_attempts}
@@ -221,25 +334,39 @@ def step_task(ctx: _Context, task: StepTask, depth: int, joined: Optional[Foreac
     return out
 
 
-def step_description(task: StepTask) -> str:
-    lines = ["Metaflow step %s" % task.name]
-    if task.doc:
-        lines.append(task.doc.strip())
+def step_description(ctx: _Context, task: StepTask) -> str:
+    """What the task runs, for a Kestra user reading the flow (never rendered)."""
+    lines = ["Metaflow step `%s`%s" % (task.name, ": " + task.doc.strip() if task.doc else "")]
+    flow_file = ctx.deploy.flow_file.rsplit("/", 1)[-1]
+    lines.append("Runs `python %s step %s --run-id kestra-<execution id> --task-id <position> "
+                 "--input-paths <parents> --retry-count <attempt>` through the task entry, with the "
+                 "options in `vars.%s`." % (flow_file, task.name, VARS))
     if task.resources:
         res = ", ".join("%s=%s" % (k, v) for k, v in vars(task.resources).items() if v is not None)
         if res:
-            lines.append("@resources: %s" % res)
+            lines.append("@resources: %s (not enforced by the Process task runner)" % res)
     if task.retry.total_retries:
-        lines.append("attempts: %d" % task.retry.total_attempts)
+        lines.append("attempts: %d (@retry%s)" % (task.retry.total_attempts, " + @catch" if task.catch else ""))
     return "\n\n".join(lines)
 
 
-def branch_expressions(ctx: _Context, task: StepTask, depth: int, joined: Optional[Foreach]) -> List[str]:
+def branch_expressions(ctx: _Context, task: StepTask, where: Where, joined: Optional[Foreach]) -> List[str]:
     """Expressions for the branch facts this task's ``--input-paths`` depend on: the switch
     steps on its input tails (at its own scope, or inside the foreach it joins)."""
     heads: List[Tuple[str, bool]] = []  # (switch step, surely ran)
     for tail in task.inputs.tails:
         heads += _tail_heads(tail, True)
+    return _position_reports(ctx, heads, where, joined, task, "branches")
+
+
+def loop_expressions(ctx: _Context, task: StepTask, where: Where, joined: Optional[Foreach]) -> List[str]:
+    """The final iteration of each recursive switch step on this task's input tails."""
+    heads = [(t.step, True) for t in _all_tails(task.inputs.tails) if t.recursive]
+    return _position_reports(ctx, heads, where, joined, task, "loops")
+
+
+def _position_reports(ctx: _Context, heads: List[Tuple[str, bool]], where: Where, joined: Optional[Foreach],
+                      task: StepTask, key: str) -> List[str]:
     if not heads:
         return []
     profile = ctx.profile
@@ -247,8 +374,18 @@ def branch_expressions(ctx: _Context, task: StepTask, depth: int, joined: Option
         if profile.isolated_iterations:
             return ["%s.outputs" % profile.ref(foreach_id(joined))]
         # Every iteration's reports, not just this one's: the join reads them all.
-        return [profile.branches_of(head, depth + 1, False) for head, _ in heads]
-    return [profile.branches_of(head, depth, sure) for head, sure in heads]
+        return [profile.reports_of(head, key, False, where.around) for head, _ in heads]
+    return [profile.reports_of(head, key, sure, where.around) for head, sure in heads]
+
+
+def _all_tails(tails) -> List[Tail]:
+    out: List[Tail] = []
+    for tail in tails:
+        if tail is None:
+            continue
+        out.append(tail)
+        out += _all_tails([t for _, t in tail.cases])
+    return out
 
 
 def _tail_heads(tail: Optional[Tail], sure: bool) -> List[Tuple[str, bool]]:
@@ -260,17 +397,18 @@ def _tail_heads(tail: Optional[Tail], sure: bool) -> List[Tuple[str, bool]]:
     return heads
 
 
-def switch_heads_at_scope(body: Sequence) -> List[str]:
+def switch_heads_at_scope(body: Sequence, recursive_only: bool = False) -> List[str]:
     """Switch steps in a foreach body outside any nested foreach (the join's tails)."""
     heads: List[str] = []
     for block in body:
         if isinstance(block, Switch):
-            heads.append(block.head.name)
+            if block.head.recursive or not recursive_only:
+                heads.append(block.head.name)
             for case in block.cases:
-                heads += switch_heads_at_scope(case.body)
+                heads += switch_heads_at_scope(case.body, recursive_only)
         elif isinstance(block, Split):
             for branch in block.branches:
-                heads += switch_heads_at_scope(branch)
+                heads += switch_heads_at_scope(branch, recursive_only)
     return heads
 
 

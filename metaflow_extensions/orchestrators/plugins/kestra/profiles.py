@@ -1,23 +1,39 @@
-"""What differs between Kestra 1.x and 2.x flows, in one place (kestra.md §1, §14).
+"""What differs between Kestra 1.x and 2.x flows, in one place.
 
-Each profile answers the same questions (how to iterate, how to address an output of
-the current iteration, how to declare an input or an upstream-flow trigger), so the
-compiler never branches on the version itself.
+Each profile answers the same questions (how to iterate, how a task reads its foreach
+value, its run's execution id and the outputs of a task of the same iteration, how to
+declare an input or an upstream-flow trigger), so the compiler never branches on the
+version itself. Sources are cited as ``path@tag`` in Kestra's published source jars
+(``io.kestra:core``).
 """
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 from ..plan import Parameter, ParamType
 
 _PEBBLE_MARKERS = ("{{", "{%", "{#")
 
+# Kinds of the flowable tasks the compiler nests tasks in.
+FOREACH = "foreach"  # 1.x ForEach / 2.x Loop
+PARALLEL = "parallel"
+SEQUENTIAL = "sequential"
+SWITCH = "switch"
+LOOP_UNTIL = "loopuntil"
+# Flowables whose task run carries outputs from its creation on (Switch: value/defaults;
+# LoopUntil: iterationCount), as opposed to VoidOutput ones (ExecutorService.java@v1.3.34
+# saves `flowableTask.outputs(runContext)` on the task run when it is created).
+_WITH_OUTPUTS = (SWITCH, LOOP_UNTIL)
+
 
 class Profile:
+    """Kestra 2.x: ``Loop`` iterations are sub-executions (``Execution.loopExecution``
+    @v2.0.0), so inside one a task sees only its own iteration's task runs: outputs of
+    a task of the same iteration are plain ``outputs['id']``, the value is ``item.value``."""
+
     version = 2
-    isolated_iterations = True  # 2.x Loop iterations are sub-executions
-    index_path = "{{ item.value }}"
+    isolated_iterations = True
     max_attempts_key = "maxAttempts"
     bool_type = "BOOL"
 
@@ -26,17 +42,39 @@ class Profile:
         # Subscript form: hyphenated ids and Pebble keywords stay lookups (kestra.md §2.4).
         return "outputs['%s']" % task_id
 
-    def same_scope(self, task_id: str, depth: int) -> str:
-        """An output of a task that ran in the same foreach iteration (or at top level)."""
+    def same_scope(self, task_id: str, around: Sequence[str]) -> str:
+        """An output of a task that ran in the same foreach iteration (or at top level),
+        read by a task nested in the flowables ``around`` it (outermost first)."""
         return self.ref(task_id)
 
-    def branches_of(self, head: str, depth: int, sure: bool) -> str:
-        """The position-keyed branch report of a switch step in this scope."""
-        return "%s.vars.branches%s" % (self.ref(head), "" if sure else " ?? {}")
+    def reports_of(self, head: str, key: str, sure: bool, around: Sequence[str]) -> str:
+        """A switch step's position-keyed report (``branches`` or ``loops``)."""
+        return "%s.vars.%s%s" % (self.same_scope(head, around), key, "" if sure else " ?? {}")
+
+    def index_path(self, around: Sequence[str]) -> str:
+        # The current iteration's value, at any depth inside the iteration
+        # (RunVariables.java@v2.0.0: `item` from the execution's LoopRun).
+        return "item.value"
+
+    def execution_id(self, depth: int, init_task: str) -> str:
+        """The run's (root) execution id. Inside an iteration ``execution`` is the
+        iteration's PARENT execution (``RunVariables``@v2.0.0: ``loopRun.parent()``):
+        the root at depth 1, an iteration's own execution deeper. Deeper tasks read the
+        id the init task reported; iterations see their parents' outputs
+        (``TaskOutputService.computeOutputs``@v2.0.0)."""
+        if depth <= 1:
+            return "{{ execution.id }}"
+        return "{{ %s.vars.execution_id }}" % self.ref(init_task)
 
     def foreach(self, task_id: str, values: str, limit: int) -> Dict[str, Any]:
         return {"id": task_id, "type": "io.kestra.plugin.core.flow.Loop", "values": values,
                 "concurrencyLimit": limit}
+
+    def parallel_options(self) -> Dict[str, Any]:
+        # 2.x Parallel interrupts the other branches when one fails (default FAIL,
+        # Parallel.java@v2.0.0); 1.x lets them finish. CONTINUE gives one behaviour on
+        # both versions, and keeps every branch that can succeed for a resume.
+        return {"onChildFailure": "CONTINUE"}
 
     def flow_trigger(self, trigger_id: str, upstream: List[Tuple[str, str]]) -> Dict[str, Any]:
         return {"id": trigger_id, "type": "io.kestra.plugin.core.trigger.Flow",
@@ -47,7 +85,9 @@ class Profile:
         default = input_default(param)
         if default is not None:
             out["defaults"] = default
-        out["required"] = self.required(param, default is not None)
+        # An input with a default must be required, "since the default is always applied"
+        # (InputValidator, 1.1 and later; 2.0 likewise).
+        out["required"] = default is not None or param.required
         if param.help:
             out["description"] = param.help
         return out
@@ -55,38 +95,68 @@ class Profile:
     def input_type(self, kind: ParamType) -> str:
         return self.bool_type if kind is ParamType.BOOL else kind.value
 
-    @staticmethod
-    def required(param: Parameter, has_default: bool) -> bool:
-        # 2.x: an input with defaults must be required (kestra.md §9.3).
-        return has_default or param.required
-
 
 class ProfileV1(Profile):
+    """Kestra 1.x: ``ForEach`` runs its children in the same execution. Only a direct
+    child's task run has the iteration ``value`` (``FlowableUtils.resolveEachTasks`` vs
+    ``resolveTasks``@v1.3.34); a deeper task reads it from ``parents``, which lists its
+    ancestors nearest first, skipping those with neither a value nor outputs
+    (``Execution.parents``@v1.3.34). Outputs of a task in a ForEach are keyed by the
+    values of its ancestors, outermost first, then its own (``Execution.outputs``)."""
+
     version = 1
     isolated_iterations = False
-    index_path = "{{ taskrun.value }}"
 
-    def same_scope(self, task_id: str, depth: int) -> str:
-        # Inside ForEach, outputs are keyed by each enclosing value (kestra.md §6.1).
-        return "currentEachOutput(%s)" % self.ref(task_id) if depth else self.ref(task_id)
+    def same_scope(self, task_id: str, around: Sequence[str]) -> str:
+        # The same keys, read from this task's context: a sibling shares its ancestors.
+        expr = self.ref(task_id)
+        for i in _carriers(around):
+            expr += "[%s]" % _value_of(around, i)
+        if around and around[-1] == FOREACH:
+            expr += "[taskrun.value]"
+        return expr
 
-    def branches_of(self, head: str, depth: int, sure: bool) -> str:
+    def reports_of(self, head: str, key: str, sure: bool, around: Sequence[str]) -> str:
         if sure:
-            return self.same_scope(head, depth)
+            return "%s.vars.%s" % (self.same_scope(head, around), key)
         return "%s ?? {}" % self.ref(head)  # every iteration's reports; keys are positions
+
+    def index_path(self, around: Sequence[str]) -> str:
+        if around and around[-1] == FOREACH:
+            return "taskrun.value"
+        carriers = _carriers(around)
+        if not carriers:
+            raise ValueError("internal: no foreach value around %r" % (around,))
+        return _value_of(around, carriers[-1])
+
+    def execution_id(self, depth: int, init_task: str) -> str:
+        return "{{ execution.id }}"  # ForEach iterations are not executions of their own
 
     def foreach(self, task_id: str, values: str, limit: int) -> Dict[str, Any]:
         return {"id": task_id, "type": "io.kestra.plugin.core.flow.ForEach", "values": values,
                 "concurrencyLimit": limit}
+
+    def parallel_options(self) -> Dict[str, Any]:
+        return {}  # no onChildFailure in 1.x: the other branches run to their end
 
     def flow_trigger(self, trigger_id: str, upstream: List[Tuple[str, str]]) -> Dict[str, Any]:
         return {"id": trigger_id, "type": "io.kestra.plugin.core.trigger.Flow",
                 "preconditions": {"id": "upstream", "flows": [
                     {"namespace": ns, "flowId": fid, "states": ["SUCCESS"]} for ns, fid in upstream]}}
 
-    @staticmethod
-    def required(param: Parameter, has_default: bool) -> bool:
-        return param.required and not has_default
+
+def _carriers(around: Sequence[str]) -> List[int]:
+    """Indices (outermost first) of the ancestors whose task run has a ForEach value:
+    the direct children of a ForEach."""
+    return [i for i in range(1, len(around)) if around[i - 1] == FOREACH]
+
+
+def _value_of(around: Sequence[str], index: int) -> str:
+    """The value of ancestor ``index`` as the nested task reads it from ``parents``."""
+    listed = [i for i in reversed(range(len(around)))
+              if (i > 0 and around[i - 1] == FOREACH) or around[i] in _WITH_OUTPUTS]
+    position = listed.index(index)
+    return "parent.taskrun.value" if position == 0 else "parents[%d].taskrun.value" % position
 
 
 def input_default(param: Parameter) -> Any:

@@ -16,12 +16,14 @@ import runpy
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-from . import ids
-from .launcher import Command, LaunchError, RuntimeValues, build_command, decode_spec
+from . import ids, reporter
+from .launcher import Command, LaunchError, RuntimeValues, assemble, build_command, decode_spec, run_id
 
 _OPTIONS = {
     # option: (environment variable, help)
-    "spec": ("MFO_SPEC", "base64 JSON spec written by the compiler"),
+    "spec": ("MFO_SPEC", "the whole spec written by the compiler (JSON, or base64 of it)"),
+    "flow-spec": ("MFO_FLOW", "the spec part every task shares (JSON or base64); with --task-spec"),
+    "task-spec": ("MFO_STEP", "this task's own spec part (JSON or base64); with --flow-spec"),
     "execution-id": ("MFO_EXECUTION_ID", "engine execution / job id (gives the run id)"),
     "index-path": ("MFO_INDEX_PATH", "foreach indices, outermost first: '2.0' or '[2, 0]'"),
     "iteration": ("MFO_ITERATION", "iteration of a recursive switch step"),
@@ -30,7 +32,7 @@ _OPTIONS = {
     "branches": ("MFO_BRANCHES", "JSON {position key: step taken} reported by switch steps, or any JSON "
                  "holding such maps under a \"branches\" key (engine outputs as they render)"),
     "loops": ("MFO_LOOPS", "JSON {position key: last iteration} of recursive switch steps (same forms)"),
-    "params": ("MFO_PARAMS", "init: JSON {parameter name: value}"),
+    "params": ("MFO_PARAMS", "init: JSON {parameter name: value} (or base64 of it)"),
     "event": ("MFO_EVENT", "init: JSON payload of the event that triggered the run"),
 }
 
@@ -39,6 +41,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="mfo-task", description=__doc__)
     for name, (env, help_text) in _OPTIONS.items():
         parser.add_argument("--" + name, default=os.environ.get(env), help="%s (env %s)" % (help_text, env))
+    parser.add_argument("--step", help="the step this task runs: checked against the spec (it makes the "
+                        "engine's command line say what the task runs)")
+    parser.add_argument("--init", action="store_true", help="this task is the run's init task (checked)")
     parser.add_argument("--dry-run", action="store_true", help="print the command as JSON instead of running it")
     return parser.parse_args(argv)
 
@@ -64,9 +69,11 @@ def _int(text: Optional[str]) -> int:
 
 
 def _json(text: Optional[str]) -> Dict:
+    """A JSON object, given as JSON text or base64 of it (engines that encode values on
+    render, so no user text is ever re-read as a template)."""
     if text in (None, ""):
         return {}
-    value = json.loads(text)
+    value = decode_spec(text)
     if not isinstance(value, dict):
         raise LaunchError("expected a JSON object, got %r" % text)
     return value
@@ -113,15 +120,36 @@ def write_files(files: Dict[str, str]) -> None:
         os.replace(tmp, path)
 
 
+def read_spec(args: argparse.Namespace) -> Dict[str, Any]:
+    """The spec, whole (``MFO_SPEC``) or in its two parts, checked against what the
+    command line says the task runs."""
+    if args.flow_spec and args.task_spec:
+        spec = assemble(decode_spec(args.flow_spec), decode_spec(args.task_spec))
+    elif args.spec:
+        spec = decode_spec(args.spec)
+    else:
+        raise LaunchError("no spec (--spec / MFO_SPEC, or --flow-spec and --task-spec / MFO_FLOW and MFO_STEP)")
+    if args.step and spec.get("step") != args.step:
+        raise LaunchError("the command runs step %r but the spec is for %r" % (args.step, spec.get("step")))
+    if args.init and spec.get("kind") != "init":
+        raise LaunchError("the command runs the init task but the spec is for step %r" % spec.get("step"))
+    return spec
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
-        if not args.spec:
-            raise LaunchError("no spec (--spec or MFO_SPEC)")
-        command: Command = build_command(decode_spec(args.spec), runtime_values(args))
+        spec = read_spec(args)
+        rt = runtime_values(args)
+        command: Command = build_command(spec, rt)
     except (LaunchError, ValueError, KeyError) as ex:
         print("metaflow-orchestrators: cannot start the task: %s" % ex, file=sys.stderr)
         return 2
+    if spec.get("kind") == "init" and not args.dry_run:
+        # Tasks that cannot see the root execution's id (2.x Loop iterations nested in
+        # another Loop) read the run's execution id from these outputs.
+        reporter.get(spec.get("reporter") or "file")({"execution_id": rt.execution_id,
+                                                     "run_id": run_id(spec, rt)})
     if args.dry_run:
         print(json.dumps({"argv": command.argv, "env": command.env, "files": sorted(command.files)}))
         return 0

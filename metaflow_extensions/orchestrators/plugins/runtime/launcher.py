@@ -44,7 +44,26 @@ class Command:
 
 
 def decode_spec(text: str) -> Dict[str, Any]:
-    return json.loads(base64.b64decode(text.encode("ascii")).decode("utf-8"))
+    """A spec (or spec part) as JSON text, or base64 of it (what an engine template that
+    encodes on render gives: nothing in base64 can be read as a template again)."""
+    text = text.strip()
+    if not text.startswith("{"):
+        text = base64.b64decode(text.encode("ascii"), validate=True).decode("utf-8")
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise LaunchError("a spec must be a JSON object")
+    return value
+
+
+def assemble(flow: Dict[str, Any], part: Dict[str, Any]) -> Dict[str, Any]:
+    """One task's whole spec: the shared part, then the task's own (``--with`` options
+    first among the top-level options, the step's variables over the flow's)."""
+    spec = dict(flow)
+    spec.update({k: v for k, v in part.items() if k not in ("with", "env")})
+    spec["top"] = ["--with=%s" % s for s in part.get("with") or ()] + list(flow.get("top") or ())
+    spec.setdefault("tags", [])
+    spec["env"] = {**(flow.get("env") or {}), **(part.get("env") or {})}
+    return spec
 
 
 def build_command(spec: Mapping[str, Any], rt: RuntimeValues) -> Command:
@@ -88,11 +107,30 @@ def _step_command(spec, rt: RuntimeValues) -> Command:
     ]
     if split_index is not None:
         argv += ["--split-index", str(split_index)]
-    argv += ["--retry-count", str(int(rt.attempt)), "--max-user-code-retries", str(int(spec["max_user_code_retries"]))]
+    argv += ["--retry-count", str(int(rt.attempt)), "--max-user-code-retries", str(user_code_retries(spec, rt))]
     argv += _tags(spec)
     if spec.get("namespace"):
         argv += ["--namespace", spec["namespace"]]
     return Command(argv, env, files)
+
+
+# Metaflow keeps at most this many attempts of a task (metaflow_config.MAX_ATTEMPTS).
+MAX_ATTEMPTS = 6
+
+
+def user_code_retries(spec: Mapping[str, Any], rt: RuntimeValues) -> int:
+    """``--max-user-code-retries`` for this attempt. Within the step's own attempts
+    (``attempts``: @retry + @catch + 1) it is the step's. An attempt past them is a
+    restart of a task whose retries were exhausted (engines keep counting attempts
+    across a restart): it runs the user's code again, as the last user-code attempt, so
+    @catch catches it if it fails instead of running the fallback at once."""
+    retries = int(spec.get("max_user_code_retries") or 0)
+    if rt.attempt >= MAX_ATTEMPTS:
+        raise LaunchError("step %s already had %d attempts, the most Metaflow keeps for one task; "
+                          "resume into a new run instead" % (spec["step"], rt.attempt))
+    if rt.attempt >= int(spec.get("attempts") or 1):
+        return int(rt.attempt)
+    return retries
 
 
 def event_params(spec: Mapping[str, Any], rt: RuntimeValues) -> Dict[str, Any]:
@@ -101,22 +139,33 @@ def event_params(spec: Mapping[str, Any], rt: RuntimeValues) -> Dict[str, Any]:
     mapping, as Argo does); the first event naming a parameter wins."""
     internal = set(spec.get("internal_inputs") or ())
     params = {name: value for name, value in rt.params.items() if name not in internal}
-    if not rt.event:
+    event = rt.event if rt.event else _event_input(spec, rt)
+    if not event:
         return params
     taken = set()
     for mapping in spec.get("events") or ():
         pairs = mapping.items() if mapping else ((name, name) for name in spec.get("params") or {})
         for param, fieldname in pairs:
-            if param not in taken and fieldname in rt.event:
-                params[param] = rt.event[fieldname]
+            if param not in taken and fieldname in event:
+                params[param] = event[fieldname]
                 taken.add(param)
     return params
+
+
+def _event_input(spec: Mapping[str, Any], rt: RuntimeValues) -> Optional[Mapping[str, Any]]:
+    """The event payload when it arrives as one of the run's inputs (``event_input``:
+    Kestra's webhook fills a hidden JSON input), as an object or JSON text."""
+    value = rt.params.get(spec.get("event_input") or "")
+    if isinstance(value, str) and value.strip():
+        value = json.loads(value)
+    return value if isinstance(value, dict) else None
 
 
 def input_paths(spec: Mapping[str, Any], rt: RuntimeValues) -> Tuple[List[str], Optional[int]]:
     """The parents of this task as full pathspecs, and ``--split-index`` if any."""
     run = run_id(spec, rt)
     rule = spec["inputs"]
+    rule = {"tails": [], **rule}
     kind, tails, path = rule["kind"], rule["tails"], tuple(rt.index_path)
     if spec.get("recursive") and rt.iteration > 0:
         return [_pathspec(run, spec["step"], ids.task_id(path, rt.iteration - 1))], None

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..plan.model import InputRule, Plan, StepTask, Tail
 from ..plan.steps import INTERNAL_DECORATOR
+from .launcher import assemble
 
 SPEC_VERSION = 1
 
@@ -57,7 +58,14 @@ def top_level_options(plan: Plan, deploy: DeployOptions, decospecs=()) -> List[s
     return opts
 
 
-def _common(plan: Plan, deploy: DeployOptions) -> Dict[str, Any]:
+# A spec is two parts: what every task of the flow shares (``flow_part``) and what one
+# task adds (``init_part`` / ``step_part``). Engines that can hold the shared part once
+# (Kestra's flow ``variables``) store the parts apart and readable; ``assemble`` joins
+# them in the task, exactly as ``init_spec``/``step_spec`` build the whole.
+
+
+def flow_part(plan: Plan, deploy: DeployOptions) -> Dict[str, Any]:
+    """The facts every task of this deployment shares."""
     env = dict(deploy.env)
     if deploy.owner:
         env.setdefault("METAFLOW_OWNER", deploy.owner)
@@ -65,44 +73,57 @@ def _common(plan: Plan, deploy: DeployOptions) -> Dict[str, Any]:
         env.setdefault("USERNAME", deploy.owner)
     if deploy.production_token:
         env["METAFLOW_PRODUCTION_TOKEN"] = deploy.production_token
-    return {
+    return _without_defaults({
         "v": SPEC_VERSION,
         "engine": deploy.engine,
         "reporter": deploy.reporter or deploy.engine,
         "flow": deploy.flow_file,
         "flow_name": plan.flow_name,
         "python": deploy.python,
+        "top": top_level_options(plan, deploy),
         "tags": list(deploy.tags),
         "namespace": deploy.namespace,
         "env": env,
         "configs": {name: json.loads(value) for name, value in plan.configs} or None,
-    }
+    })
+
+
+def init_part(plan: Plan) -> Dict[str, Any]:
+    """What the init task (``metaflow init``: the run and its parameters) adds."""
+    return _without_defaults({
+        "kind": "init",
+        "params": {p.name: p.type.value for p in plan.parameters},
+        "events": [dict(t.parameters) for t in plan.event_triggers],
+    })
+
+
+def step_part(plan: Plan, task: StepTask, deploy: DeployOptions) -> Dict[str, Any]:
+    """What one step's tasks add: the step, how its input paths are found, retries."""
+    return _without_defaults({
+        "kind": "step",
+        "step": task.name,
+        "with": list(task.decospecs),
+        "internal": "%s:reporter=%s" % (INTERNAL_DECORATOR, deploy.reporter or deploy.engine),
+        "inputs": rule_to_dict(task.inputs),
+        "recursive": task.recursive,
+        "max_user_code_retries": task.retry.user_code_retries,
+        "attempts": task.retry.total_attempts if task.retry.total_attempts > 1 else None,
+        "env": dict(task.environment),
+    })
+
+
+def _without_defaults(part: Dict[str, Any]) -> Dict[str, Any]:
+    """Drop what the launcher assumes when absent (None, False, 0, empty), so the
+    parts read short where an engine shows them."""
+    return {k: v for k, v in part.items() if v not in (None, False, 0, [], {}) or k == "kind"}
 
 
 def init_spec(plan: Plan, deploy: DeployOptions) -> Dict[str, Any]:
-    spec = _common(plan, deploy)
-    spec.update(
-        kind="init",
-        top=top_level_options(plan, deploy),
-        params={p.name: p.type.value for p in plan.parameters},
-        events=[dict(t.parameters) for t in plan.event_triggers],
-    )
-    return spec
+    return assemble(flow_part(plan, deploy), init_part(plan))
 
 
 def step_spec(plan: Plan, task: StepTask, deploy: DeployOptions) -> Dict[str, Any]:
-    spec = _common(plan, deploy)
-    spec["env"] = {**spec["env"], **dict(task.environment)}
-    spec.update(
-        kind="step",
-        step=task.name,
-        top=top_level_options(plan, deploy, task.decospecs),
-        internal="%s:reporter=%s" % (INTERNAL_DECORATOR, spec["reporter"]),
-        inputs=rule_to_dict(task.inputs),
-        recursive=task.recursive,
-        max_user_code_retries=task.retry.user_code_retries,
-    )
-    return spec
+    return assemble(flow_part(plan, deploy), step_part(plan, task, deploy))
 
 
 def rule_to_dict(rule: InputRule) -> Dict[str, Any]:
@@ -121,6 +142,7 @@ def tail_to_dict(tail: Optional[Tail]) -> Optional[Dict[str, Any]]:
 
 
 def encode(spec: Dict[str, Any]) -> str:
-    """Base64 of compact JSON: survives any engine templating and shell unchanged."""
+    """Base64 of compact JSON: survives any engine templating and shell unchanged (for
+    engines that pass a spec per task; Kestra keeps it readable in flow variables)."""
     text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
