@@ -362,7 +362,7 @@ class Renderer:
             if not isinstance(args[0], str):
                 return args[0]
             return self.render(args[0], ctx)
-        if name == "currentEachOutput":
+        if name == "currentEachOutput" and self.version < 2:
             return _current_each_output(args[0], ctx)
         if name == "loopOutputs" and self.version >= 2:
             return _loop_outputs(*args)
@@ -458,16 +458,17 @@ def _from_json(value: Any) -> Any:
 
 
 def _current_each_output(output: Any, ctx: Dict[str, Any]) -> Any:
-    """Index a ForEach output by the enclosing values, outermost first
-    (source `pebble/functions/CurrentEachOutputFunction.java`, kestra.md §6.1)."""
-    keys = [p["taskrun"]["value"] for p in reversed(ctx.get("parents") or [])]
-    value = ctx.get("taskrun", {}).get("value")
-    if value is not None:
-        keys.append(value)
-    for key in keys:
-        if isinstance(output, dict) and key in output:
-            output = output[key]
-    return output
+    """Walk the outputs down the enclosing values, outermost first, then take this task run's own value
+    (core/io/kestra/core/runners/pebble/functions/CurrentEachOutputFunction.java@v1.3.34; gone in 2.0)."""
+    if not isinstance(output, dict):
+        raise PebbleError("The 'currentEachOutput' function expects an argument 'outputs' with type map.")
+    for parent in reversed(ctx.get("parents") or []):
+        taskrun = parent.get("taskrun")
+        if taskrun is not None:
+            if output.get(taskrun.get("value")) is None:
+                return None
+            output = output[taskrun["value"]]
+    return output.get((ctx.get("taskrun") or {}).get("value"))
 
 
 def _loop_outputs(outputs: Any = None, name: Any = None) -> List[Any]:
@@ -480,6 +481,36 @@ def _loop_outputs(outputs: Any = None, name: Any = None) -> List[Any]:
             else None for entry in outputs]
 
 
+def _escape_char(value: Any, kind: Any = None) -> Any:
+    """escapeChar(type): single → ' as \\', double → " as \\", shell → ' as '\\'' on strings, recursively in
+    maps and lists (core/io/kestra/core/runners/pebble/filters/EscapeCharFilter.java@v1.3.34/@v2.0.0)."""
+    if value is None:
+        return None
+    if kind is None:
+        raise PebbleError("The 'escapeChar' filter expects an argument 'type'.")
+    table = {"single": ("'", "\\'"), "double": ('"', '\\"'), "shell": ("'", "'\\''")}
+    if str(kind).lower() not in table:
+        raise PebbleError("The 'escapeChar' filter expects the value of 'type' to be either 'single', "
+                          "'double', or 'shell'.")
+    old, new = table[str(kind).lower()]
+    if isinstance(value, dict):
+        return {k: _escape_char(v, kind) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escape_char(v, kind) for v in value]
+    return to_text(value).replace(old, new)
+
+
+def _base64encode(value: Any) -> Any:
+    """Pebble core `base64encode` (UTF-8 bytes, standard alphabet; io.pebbletemplates 3.2 CoreExtension)."""
+    import base64
+    return None if value is None else base64.b64encode(to_text(value).encode("utf-8")).decode("ascii")
+
+
+def _base64decode(value: Any) -> Any:
+    import base64
+    return None if value is None else base64.b64decode(to_text(value)).decode("utf-8")
+
+
 def _join(value: Any, sep: str = "") -> str:
     return sep.join(to_text(v) for v in value)
 
@@ -489,8 +520,12 @@ def _length(value: Any) -> int:
 
 
 _FILTERS: Dict[str, Callable[..., Any]] = {
-    # Kestra filters (source `pebble/Extension.java`) and a few Pebble core ones.
+    # Kestra filters (core/io/kestra/core/runners/pebble/Extension.java@v1.3.34/@v2.0.0 `getFilters`:
+    # `json` only in 1.3) and a few Pebble core ones. toJson(null) = "null" (ToJsonFilter.java@v1.3.34).
     "toJson": lambda v: json.dumps(v, separators=(",", ":"), ensure_ascii=False),
+    "escapeChar": _escape_char,
+    "base64encode": _base64encode,
+    "base64decode": _base64decode,
     "json": lambda v: json.dumps(v, separators=(",", ":"), ensure_ascii=False),
     "keys": lambda v: list(v.keys()),
     "values": lambda v: list(v.values()),
