@@ -5,35 +5,23 @@ import io.kestra.core.http.HttpRequest;
 import io.kestra.core.models.Label;
 import io.kestra.core.models.QueryFilter;
 import io.kestra.core.models.executions.Execution;
-import io.kestra.core.models.executions.ExecutionKilled;
-import io.kestra.core.models.executions.ExecutionKilledExecution;
-import io.kestra.core.models.executions.LogEntry;
 import io.kestra.core.models.flows.Flow;
 import io.kestra.core.models.flows.FlowSource;
 import io.kestra.core.models.flows.FlowWithSource;
-import io.kestra.core.models.flows.GenericFlow;
-import io.kestra.core.models.flows.State;
 import io.kestra.core.models.triggers.AbstractTrigger;
-import io.kestra.core.queues.QueueFactoryInterface;
-import io.kestra.core.queues.QueueInterface;
 import io.kestra.core.repositories.ArrayListTotal;
 import io.kestra.core.repositories.ExecutionRepositoryInterface;
 import io.kestra.core.repositories.FlowRepositoryInterface;
-import io.kestra.core.repositories.LogRepositoryInterface;
 import io.kestra.core.runners.FlowInputOutput;
 import io.kestra.core.serializers.JacksonMapper;
-import io.kestra.core.services.ExecutionService;
 import io.kestra.core.services.FlowService;
-import io.kestra.core.services.PluginDefaultService;
 import io.kestra.core.services.WebhookService;
 import io.kestra.core.utils.VersionProvider;
 import io.kestra.plugin.core.trigger.AbstractWebhookTrigger;
-import io.kestra.plugin.core.trigger.WebhookContext;
 import io.micronaut.context.ApplicationContext;
 import io.micronaut.data.model.Pageable;
 import io.micronaut.data.model.Sort;
 import io.micronaut.http.multipart.CompletedPart;
-import io.micronaut.inject.qualifiers.Qualifiers;
 import org.slf4j.event.Level;
 import reactor.core.publisher.Flux;
 
@@ -65,29 +53,21 @@ final class Api {
     private final String version;
     private final FlowRepositoryInterface flowRepository;
     private final FlowService flowService;
-    private final PluginDefaultService pluginDefaultService;
     private final ExecutionRepositoryInterface executionRepository;
-    private final LogRepositoryInterface logRepository;
-    private final ExecutionService executionService;
     private final FlowInputOutput flowInputOutput;
     private final WebhookService webhookService;
-    private final QueueInterface<Execution> executionQueue;
-    private final QueueInterface<ExecutionKilled> killQueue;
+    private final Engine engine;
     private final String kestraUrl;
 
-    Api(ApplicationContext context) {
+    Api(ApplicationContext context, Engine engine) {
         this.context = context;
+        this.engine = engine;
         this.version = context.getBean(VersionProvider.class).getVersion();
         this.flowRepository = context.getBean(FlowRepositoryInterface.class);
         this.flowService = context.getBean(FlowService.class);
-        this.pluginDefaultService = context.getBean(PluginDefaultService.class);
         this.executionRepository = context.getBean(ExecutionRepositoryInterface.class);
-        this.logRepository = context.getBean(LogRepositoryInterface.class);
-        this.executionService = context.getBean(ExecutionService.class);
         this.flowInputOutput = context.getBean(FlowInputOutput.class);
         this.webhookService = context.getBean(WebhookService.class);
-        this.executionQueue = context.getBean(QueueInterface.class, Qualifiers.byName(QueueFactoryInterface.EXECUTION_NAMED));
-        this.killQueue = context.getBean(QueueInterface.class, Qualifiers.byName(QueueFactoryInterface.KILL_NAMED));
         this.kestraUrl = context.getProperty("kestra.url", String.class).orElse("").replaceAll("/+$", "");
     }
 
@@ -121,6 +101,7 @@ final class Api {
             case "flows" -> flows(r, p);
             case "executions" -> executions(r, p);
             case "logs" -> logs(r, p);
+            case "outputs" -> outputs(r, p);
             default -> throw Errors.notFound(null);
         };
     }
@@ -166,7 +147,7 @@ final class Api {
                 case "DELETE": {
                     FlowWithSource found = flowRepository.findByIdWithSource(TENANT, ns, id)
                         .orElseThrow(() -> Errors.notFound("Unable to find flow " + ns + "." + id));
-                    flowRepository.delete(found);
+                    engine.deleteFlow(found);
                     return Front.Reply.status(204);
                 }
                 default:
@@ -177,16 +158,13 @@ final class Api {
     }
 
     private FlowWithSource createFlow(String source) throws Exception {
-        return flowService.create(GenericFlow.fromYaml(TENANT, source), true);
+        return engine.createFlow(source);
     }
 
     private FlowWithSource updateFlow(String namespace, String id, String source) throws Exception {
         FlowWithSource previous = flowRepository.findByIdWithSource(TENANT, namespace, id)
             .orElseThrow(() -> Errors.notFound("Unable to find flow " + namespace + "." + id));
-        // Strict parse (unknown properties) as on create; the repository then validates with
-        // defaults and checks the update (namespace and id cannot change).
-        pluginDefaultService.parseFlowWithVersionDefaults(TENANT, source, true);
-        return flowRepository.update(GenericFlow.fromYaml(TENANT, source), previous);
+        return engine.updateFlow(previous, source);
     }
 
     private Object validate(String text) {
@@ -213,10 +191,6 @@ final class Api {
         }
         if (p.length == 2 && m.equals("GET")) {
             return Front.Reply.json(execution(p[1]));
-        }
-        if (p.length == 2 && m.equals("DELETE")) {
-            executionService.delete(execution(p[1]), "true".equals(r.param("deleteLogs")), "true".equals(r.param("deleteMetrics")), "true".equals(r.param("deleteStorage")));
-            return Front.Reply.status(204);
         }
         if (p.length == 3 && m.equals("POST") && !p[2].equals("restart")) {
             return Front.Reply.json(create(r, p[1], p[2]));
@@ -248,7 +222,7 @@ final class Api {
         List<CompletedPart> parts = Multipart.parse(r.contentType(), r.body());
         Map<String, Object> inputs = flowInputOutput.readExecutionInputs(flow, current, Flux.fromIterable(parts)).block();
         Execution withInputs = current.withInputs(inputs);
-        executionQueue.emit(withInputs);
+        engine.start(withInputs);
         Execution answer = withInputs;
         if ("true".equals(r.param("wait"))) {
             answer = waitTerminated(withInputs.getId(), Duration.ofHours(1));
@@ -282,19 +256,11 @@ final class Api {
         if (execution.getState().isTerminated()) {
             throw new IllegalStateException("Execution is already finished, can't kill it");
         }
-        killQueue.emit(ExecutionKilledExecution.builder()
-            .state(ExecutionKilled.State.REQUESTED)
-            .executionId(id)
-            .isOnKillCascade(cascade)
-            .tenantId(TENANT)
-            .build());
-        return new Front.Reply(202, null, null);
+        return engine.kill(execution, cascade);
     }
 
     private Execution restart(String id, Integer revision) throws Exception {
-        Execution restarted = executionService.restart(execution(id), revision);
-        executionQueue.emit(restarted);
-        return restarted;
+        return engine.restart(execution(id), revision);
     }
 
     private Front.Reply webhook(Front.Request r, String namespace, String flowId, String key, String path) throws Exception {
@@ -323,8 +289,7 @@ final class Api {
             .body(HttpRequest.StringRequestBody.builder().content(r.text()).build())
             .headers(java.net.http.HttpHeaders.of(headers, (a, b) -> true))
             .build();
-        io.kestra.core.http.HttpResponse<?> response = trigger.evaluate(WebhookContext.builder()
-            .request(request).path(path).flow(flow).trigger(trigger).webhookService(webhookService).build()).block();
+        io.kestra.core.http.HttpResponse<?> response = engine.webhook(flow, trigger, request, path);
         if (response == null) {
             return Front.Reply.status(204);
         }
@@ -349,18 +314,17 @@ final class Api {
             .map(v -> Level.valueOf(v.toUpperCase(Locale.ROOT))).orElse(null);
         String taskId = Optional.ofNullable(r.param("taskId")).orElse(filterValue(r, "taskId"));
         String taskRunId = Optional.ofNullable(r.param("taskRunId")).orElse(filterValue(r, "taskRunId"));
-        String attempt = r.param("attempt");
-        List<LogEntry> entries;
-        if (taskRunId != null && attempt != null) {
-            entries = logRepository.findByExecutionIdAndTaskRunIdAndAttempt(TENANT, id, taskRunId, level, Integer.valueOf(attempt));
-        } else if (taskRunId != null) {
-            entries = logRepository.findByExecutionIdAndTaskRunId(TENANT, id, taskRunId, level);
-        } else if (taskId != null) {
-            entries = logRepository.findByExecutionIdAndTaskId(TENANT, id, taskId, level);
-        } else {
-            entries = logRepository.findByExecutionId(TENANT, id, level);
+        Integer attempt = Optional.ofNullable(r.param("attempt")).map(Integer::valueOf).orElse(null);
+        return Front.Reply.json(engine.logs(id, level, taskId, taskRunId, attempt));
+    }
+
+    // ---- outputs (2.x) --------------------------------------------------------------------------
+    private Front.Reply outputs(Front.Request r, String[] p) throws Exception {
+        if (!r.method().equals("GET") || p.length < 2 || p.length > 3) {
+            throw Errors.notFound(null);
         }
-        return Front.Reply.json(entries);
+        Execution execution = execution(p[1]);
+        return Front.Reply.json(p.length == 2 ? engine.outputs(execution) : engine.taskRunOutputs(execution, p[2]));
     }
 
     // ---- helpers ------------------------------------------------------------------------------
@@ -447,9 +411,5 @@ final class Api {
         m.put("results", results);
         m.put("total", results.getTotal());
         return m;
-    }
-
-    static boolean terminated(State state) {
-        return state.isTerminated();
     }
 }

@@ -50,8 +50,8 @@ final class Front {
         return server.getAddress().getPort();
     }
 
-    void start(ApplicationContext context) {
-        this.api = new Api(context);
+    void start(ApplicationContext context, Engine engine) {
+        this.api = new Api(context, engine);
         this.json = api.json();
         server.start();
     }

@@ -1,10 +1,6 @@
 package io.mfo.realkestra;
 
-import io.kestra.core.runners.ExecutorInterface;
-import io.kestra.core.runners.Indexer;
-import io.kestra.core.runners.Scheduler;
 import io.kestra.core.server.Service;
-import io.kestra.worker.DefaultWorker;
 import io.micronaut.context.ApplicationContext;
 
 import java.io.IOException;
@@ -15,7 +11,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
@@ -65,10 +60,11 @@ public final class Main {
             t.setDaemon(true);
             return t;
         });
-        List<Service> services = startServices(context, pool, workerThreads);
+        Engine engine = new EngineImpl(context);
+        List<Service> services = engine.startServices(pool, workerThreads);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> stop(front, context, services), "real-kestra-stop"));
 
-        front.start(context);
+        front.start(context, engine);
         waitRunning(services, Duration.ofSeconds(90));
         System.err.printf("real-kestra: engine %s up in %.1fs (data in %s)%n",
             front.version(), (System.nanoTime() - t0) / 1e9, data);
@@ -117,30 +113,14 @@ public final class Main {
         p.put("jackson.serialization.writeDurationsAsTimestamps", "false");
         p.put("jackson.deserialization.FAIL_ON_UNKNOWN_PROPERTIES", "false");
         p.put("micronaut.server.enabled", "false");
+        // 2.x: the worker reaches the worker controller over gRPC; a free local port, not the
+        // fixed 50051, so several servers (both majors, parallel test workers) can run at once.
+        int grpc = freePort();
+        p.put("kestra.controller.port", String.valueOf(grpc));
+        p.put("kestra.worker.controllers.type", "STATIC");
+        p.put("kestra.worker.controllers.static.endpoints", List.of(Map.of("host", "127.0.0.1", "port", grpc)));
         p.put("endpoints.all.enabled", "false");
         return p;
-    }
-
-    /** Executor, one worker, scheduler and indexer, each a Runnable on our pool (as Kestra's standalone server does). */
-    static List<Service> startServices(ApplicationContext context, ExecutorService pool, int workerThreads) {
-        List<Service> services = new ArrayList<>();
-        ExecutorInterface executor = context.getBean(ExecutorInterface.class);
-        services.add(executor);
-        pool.execute(executor);
-
-        DefaultWorker worker = context.createBean(DefaultWorker.class, UUID.randomUUID().toString(), workerThreads, null);
-        context.registerSingleton(worker);
-        services.add(worker);
-        pool.execute(worker);
-
-        Scheduler scheduler = context.getBean(Scheduler.class);
-        services.add(scheduler);
-        pool.execute(scheduler);
-
-        Indexer indexer = context.getBean(Indexer.class);
-        services.add(indexer);
-        pool.execute(indexer);
-        return services;
     }
 
     static void waitRunning(List<Service> services, Duration timeout) throws InterruptedException {
@@ -177,6 +157,14 @@ public final class Main {
             // shutting down anyway
         }
         ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly);
+    }
+
+    private static int freePort() {
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new IllegalStateException("no free local port", e);
+        }
     }
 
     private static Path dataDir() throws IOException {
