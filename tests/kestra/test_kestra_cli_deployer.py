@@ -132,7 +132,7 @@ def test_flow_trigger_starts_the_downstream_flow(server):
 
 FLAKY_FLOW = '''
 import os
-from metaflow import FlowSpec, current, step
+from metaflow import FlowSpec, current, retry, step
 
 
 MARKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "marker")
@@ -146,6 +146,7 @@ class ResumableFlow(FlowSpec):
         self.value = 41
         self.next(self.middle)
 
+    @retry(times=1)
     @step
     def middle(self):
         if not os.path.exists(MARKER):
@@ -180,7 +181,9 @@ def test_resume_reruns_only_the_failed_steps(server, tmp_path):
     assert resumed.wait_for_completion(check_interval=1, timeout=300) == "SUCCEEDED"
     run = resumed.run
     assert run.id == first.run.id and run.successful
-    assert run["end"].task.data.value == 42 and run["middle"].task.data.attempt == 1
+    # Kestra keeps the attempt history across a restart: the re-run is attempt 2, past
+    # the @retry budget, and still runs the user's code.
+    assert run["end"].task.data.value == 42 and run["middle"].task.data.attempt == 2
     with server.client() as client:
         attempts = {r["taskId"]: len(r["attempts"]) for r in client.task_runs(resumed.execution_id)}
-    assert attempts["start"] == 1 and attempts["middle"] == 2
+    assert attempts["start"] == 1 and attempts["middle"] == 3

@@ -124,6 +124,22 @@ def test_recursive_switch_iterations():
     assert input_paths(end, RuntimeValues("e", branches={"loop": "end"}, loops={"loop": 3}))[0] == ["local-e/loop/t-r3"]
 
 
+def test_a_restart_past_the_retry_budget_runs_user_code():
+    """Engines count attempts across a restart (Kestra: errata 7). An attempt past the
+    step's own (@retry + @catch + 1) is the last user-code attempt, so @catch catches a
+    failure there instead of running its fallback at once; Metaflow keeps 6 at most."""
+    plan, spec = _step("decorators", "risky")  # @catch: 0 user retries, attempts = 1 + fallbacks
+    attempts = spec["attempts"]
+    assert _opt(build_command(spec, RuntimeValues("e", attempt=0)).argv, "--max-user-code-retries") == "0"
+    assert _opt(build_command(spec, RuntimeValues("e", attempt=1)).argv, "--max-user-code-retries") == "0"
+    assert attempts >= 2
+    if attempts < 6:
+        argv = build_command(spec, RuntimeValues("e", attempt=attempts)).argv
+        assert _opt(argv, "--max-user-code-retries") == _opt(argv, "--retry-count") == str(attempts)
+    with pytest.raises(LaunchError, match="6 attempts"):
+        build_command(spec, RuntimeValues("e", attempt=6))
+
+
 def test_spec_survives_encoding():
     plan, spec = _step("branch", "join")
     assert decode_spec(encode(spec)) == json.loads(json.dumps(spec))
