@@ -278,7 +278,8 @@ class KestraClient:
         return sorted(results, key=_start_date, reverse=True)
 
     def kill(self, execution_id: str) -> None:
-        """Request a kill (the execution goes KILLING -> KILLED); 409 when it already ended."""
+        """Request a kill (the execution goes KILLING -> KILLED); accepted, and a no-op,
+        when it already ended (202 on 1.x, 200 on 2.x)."""
         self._send("DELETE", self._action(execution_id, "kill"), "execution %s" % execution_id)
 
     def restart(self, execution_id: str) -> Dict[str, Any]:
