@@ -44,6 +44,60 @@ def test_cli_run_status_list_logs(server, tmp_path):
         _no_password(*(e["message"] for e in client.logs(rid[len("kestra-"):])))
 
 
+def test_cli_status_and_logs_reach_steps_inside_foreach_iterations(server):
+    """2.x Loop iterations are executions of their own, absent from the run's task runs
+    (Execution.loopExecution@v2.0.0): status and logs still show every body task."""
+    run = ke.flow_cli("nested_foreach", "run", "--wait", "--worker-python=%s" % ke.WORKER_PYTHON, server=server)
+    rid = next(w for w in (run.stdout + run.stderr).split() if w.startswith("NestedForeachFlow/kestra-")).split("/")[1]
+    status = ke.flow_cli("nested_foreach", "status", rid, server=server).stdout
+    plan = fr.load_plan("nested_foreach")
+    body_tasks = len(fr.tasks_by_position(plan.flow_name, rid))
+    step_lines = [line for line in status.splitlines()[1:] if line.strip().endswith(": SUCCESS")]
+    assert len(step_lines) == body_tasks + 1, status  # every Metaflow task, plus the init task
+
+
+FAILING_FOREACH = '''
+from metaflow import FlowSpec, step
+
+
+class FailInForeachFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = [1, 2, 3]
+        self.next(self.body, foreach="items")
+
+    @step
+    def body(self):
+        if self.input == 2:
+            raise ValueError("boom in iteration %d" % self.index)
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    FailInForeachFlow()
+'''
+
+
+def test_cli_wait_names_a_step_that_failed_inside_an_iteration(server, tmp_path):
+    if server.real:
+        pytest.skip("the flow lives in pytest's tmp_path, which a real server's worker does not see")
+    flow = tmp_path / "fail_in_foreach.py"
+    flow.write_text(FAILING_FOREACH)
+    proc = fr.subprocess.run([sys.executable, str(flow), "--no-pylint", "kestra", "run", "--wait",
+                              "--worker-python=%s" % ke.WORKER_PYTHON], capture_output=True, text=True,
+                             env={**os.environ, **server.env()}, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Step body failed" in out and "boom in iteration 1" in out, out[-3000:]
+
+
 def test_cli_trigger_with_typed_and_run_params(server):
     ke.flow_cli("linear", "create", "--worker-python=%s" % ke.WORKER_PYTHON, server=server)
     proc = ke.flow_cli("linear", "trigger", "--alpha", "9", "--run-param", "greeting=hey {{ x }}", "--wait",

@@ -247,7 +247,8 @@ def _wait(obj, client, execution_id: str, max_wait: Optional[float]) -> None:
     seen: Dict[str, str] = {}
 
     def progress(execution: Dict[str, Any]) -> None:
-        for label, state in _step_states(execution.get("taskRunList") or []):
+        # Called when a top-level task run changed: 2.x Loop iterations are read then.
+        for label, state in _step_states(client.task_runs(execution["id"], execution, outputs=False)):
             if seen.get(label) != state:
                 seen[label] = state
                 obj.echo("    %s: %s" % (label, state))
@@ -263,17 +264,24 @@ def _wait(obj, client, execution_id: str, max_wait: Optional[float]) -> None:
 def _step_states(task_runs) -> List[Tuple[str, str]]:
     """(step [foreach index path], state) of the task runs that are Metaflow steps (our
     own Parallel/ForEach/Switch wrappers are named ``mf-...``)."""
-    return [("%s%s" % (run["taskId"], " [%s]" % run["value"] if run.get("value") else ""),
+    return [("%s%s" % (run["taskId"], " [%s]" % _value(run) if _value(run) else ""),
              run.get("state", {}).get("current", ""))
             for run in task_runs if not run["taskId"].startswith("mf-")]
 
 
+def _value(run: Dict[str, Any]) -> Optional[str]:
+    """The foreach position of a task run: 1.x ForEach value, 2.x Loop iteration value."""
+    return run.get("value") or run.get("loopValue")
+
+
 def _print_failure(obj, client, execution: Dict[str, Any]) -> None:
     """The failed steps and the end of their output: the step's error, where users look."""
-    failed = [r for r in execution.get("taskRunList") or [] if r.get("state", {}).get("current") == "FAILED"
-              and not r["taskId"].startswith("mf-")]
+    failed = [r for r in client.task_runs(execution["id"], execution, outputs=False)
+              if r.get("state", {}).get("current") == "FAILED" and not r["taskId"].startswith("mf-")]
     for run in failed:
-        lines = [entry.get("message", "") for entry in client.logs(execution["id"], task_id=run["taskId"])]
+        where = run.get("executionId") or execution["id"]
+        lines = [entry.get("message", "") for entry in client.logs(where, task_id=run["taskId"])
+                 if not run.get("value") or entry.get("taskRunId") in (None, run.get("id"))]
         obj.echo("Step %s failed:" % run["taskId"], bold=True)
         for line in lines[-20:]:
             obj.echo("    " + line)

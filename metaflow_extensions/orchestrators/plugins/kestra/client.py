@@ -235,17 +235,61 @@ class KestraClient:
         return self._json(self._send("GET", self._api("executions", execution_id),
                                      "execution %s" % execution_id))
 
-    def task_runs(self, execution_id: str, execution: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
-        """The execution's ``taskRunList``, each entry with an ``outputs`` dict on both versions.
+    def task_runs(self, execution_id: str, execution: Optional[Dict[str, Any]] = None,
+                  deep: bool = True, outputs: bool = True) -> List[Dict[str, Any]]:
+        """The execution's ``taskRunList``, each entry with an ``outputs`` dict on both versions,
+        and (``deep``) those of its 2.x Loop iterations, each tagged with the iteration's
+        ``executionId`` and ``loopValue``.
 
         1.x returns outputs inline. 2.x dropped them from the task runs: ``GET outputs/{id}``
         lists the task runs that have outputs (``TaskOutputInformation``, no values) and
-        ``GET outputs/{id}/{taskRunId}`` gives each map (spec 2.0). Entries without outputs get {}."""
+        ``GET outputs/{id}/{taskRunId}`` gives each map (spec 2.0). Entries without outputs get {}
+        (all of them with ``outputs=False``, which saves those requests)."""
         if execution is None:
             execution = self.get_execution(execution_id)
+        runs = self._own_task_runs(execution_id, execution, outputs)
+        if deep:
+            for sub in self.loop_executions(execution_id):
+                value = (sub.get("loopRun") or {}).get("value")
+                for run in self._own_task_runs(sub["id"], sub, outputs):
+                    run.setdefault("executionId", sub["id"])
+                    if value is not None and run.get("value") is None:
+                        run["loopValue"] = value
+                    runs.append(run)
+        return runs
+
+    def loop_executions(self, execution_id: str) -> List[Dict[str, Any]]:
+        """2.x: the executions of the Loop iterations under this one, at any depth. Each
+        iteration is an execution of kind ``LOOP`` whose ``parentId`` is the execution that
+        ran the Loop, and the parent's ``taskRunList`` never lists its task runs
+        (``Execution.loopExecution``@v2.0.0); search by kind and parent, then read each."""
+        if self.major < 2:
+            return []
+        found: List[Dict[str, Any]] = []
+        pending = [execution_id]
+        while pending:
+            parent = pending.pop(0)
+            for light in self._search_all({"filters[kind][EQUALS]": "LOOP", "filters[parentId][EQUALS]": parent}):
+                found.append(self.get_execution(light["id"]))
+                pending.append(light["id"])
+        return found
+
+    def _search_all(self, filters: Dict[str, str], size: int = 100) -> List[Dict[str, Any]]:
+        results: List[Dict[str, Any]] = []
+        page = 1
+        while True:
+            body = self._json(self._send("GET", self._api("executions", "search"), "execution search",
+                                         params={**filters, "page": page, "size": size})) or {}
+            chunk = body.get("results") or []
+            results += chunk
+            if len(chunk) < size or len(results) >= int(body.get("total") or 0):
+                return results
+            page += 1
+
+    def _own_task_runs(self, execution_id: str, execution: Dict[str, Any], outputs: bool) -> List[Dict[str, Any]]:
         runs = [dict(run) for run in execution.get("taskRunList") or []]
         missing = [run for run in runs if run.get("outputs") is None]
-        if missing and self.major >= 2:
+        if missing and outputs and self.major >= 2:
             with_outputs = {info.get("taskRunId") for info in self._output_infos(execution_id)}
             for run in missing:
                 if run.get("id") in with_outputs:
@@ -289,7 +333,8 @@ class KestraClient:
 
     def logs(self, execution_id: str, task_id: Optional[str] = None,
              min_level: Optional[str] = None) -> List[Dict[str, Any]]:
-        """Log entries of an execution, optionally of one task and from a minimum level.
+        """Log entries of an execution (with its 2.x Loop iterations'), optionally of one
+        task and from a minimum level.
 
         The filters are sent in the version's syntax and also applied here, because 2.x servers
         ignore the legacy parameters and the exact semantics of ``filters[level]`` vary."""
@@ -307,9 +352,12 @@ class KestraClient:
                 params["taskId"] = task_id
             if level:
                 params["minLevel"] = level
-        body = self._json(self._send("GET", self._api("logs", execution_id),
-                                     "the logs of execution %s" % execution_id, params=params))
-        entries = [e for e in body or [] if isinstance(e, dict)]
+        entries: List[Dict[str, Any]] = []
+        for eid in [execution_id] + [sub["id"] for sub in self.loop_executions(execution_id)]:
+            # 2.x Loop iterations log under their own execution ids.
+            body = self._json(self._send("GET", self._api("logs", eid),
+                                         "the logs of execution %s" % eid, params=params))
+            entries += [e for e in body or [] if isinstance(e, dict)]
         if task_id:
             entries = [e for e in entries if e.get("taskId") == task_id]
         if level:
