@@ -64,6 +64,11 @@ final class EngineImpl implements Engine {
     }
 
     @Override
+    public String violationPath(jakarta.validation.ConstraintViolation<?> violation) {
+        return String.valueOf(violation.getPropertyPath());
+    }
+
+    @Override
     public List<Service> startServices(ExecutorService pool, int workerThreads) {
         List<Service> services = new ArrayList<>();
         ExecutorInterface executor = context.getBean(ExecutorInterface.class);
@@ -115,6 +120,16 @@ final class EngineImpl implements Engine {
             return logRepository.findByExecutionIdAndTaskId(Api.TENANT, id, taskId, level);
         }
         return logRepository.findByExecutionId(Api.TENANT, id, level);
+    }
+
+    @Override
+    public Runnable subscribeLogs(String executionId, Level minLevel, reactor.core.publisher.FluxSink<io.micronaut.http.sse.Event<?>> sink) {
+        List<String> levels = java.util.Arrays.stream(Level.values())
+            .filter(l -> minLevel == null || l.toInt() >= minLevel.toInt()).map(Level::name).toList();
+        String subscriber = UUID.randomUUID().toString();
+        context.getBean(io.kestra.core.services.LogStreamingService.class)
+            .registerSubscriber(executionId, subscriber, (reactor.core.publisher.FluxSink) sink, levels);
+        return () -> context.getBean(io.kestra.core.services.LogStreamingService.class).unregisterSubscriber(executionId, subscriber);
     }
 
     @Override

@@ -86,6 +86,11 @@ final class EngineImpl implements Engine {
     }
 
     @Override
+    public String violationPath(jakarta.validation.ConstraintViolation<?> violation) {
+        return io.kestra.core.models.validations.ViolationPaths.toFriendlyPath(violation);
+    }
+
+    @Override
     public List<Service> startServices(ExecutorService pool, int workerThreads) {
         List<Service> services = new ArrayList<>();
         Executor executor = context.getBean(Executor.class);
@@ -137,6 +142,31 @@ final class EngineImpl implements Engine {
             return logs.findByExecutionIdAndTaskId(Api.TENANT, id, taskId, level);
         }
         return logs.findByExecutionId(Api.TENANT, id, level);
+    }
+
+    /**
+     * Kestra 2.0's LogStreamingService needs a FollowLogEventMatcher bean that only the
+     * unpublished webserver provides, so new entries are read from the log store instead.
+     */
+    @Override
+    public Runnable subscribeLogs(String executionId, Level minLevel, reactor.core.publisher.FluxSink<io.micronaut.http.sse.Event<?>> sink) {
+        int seen = logs(executionId, minLevel, null, null, null).size();
+        Thread poller = Thread.ofVirtual().start(() -> {
+            int emitted = seen;
+            try {
+                while (!sink.isCancelled()) {
+                    List<LogEntry> entries = logs(executionId, minLevel, null, null, null);
+                    for (int i = emitted; i < entries.size(); i++) {
+                        sink.next(io.micronaut.http.sse.Event.of(entries.get(i)).id("progress"));
+                    }
+                    emitted = Math.max(emitted, entries.size());
+                    Thread.sleep(200);
+                }
+            } catch (InterruptedException ignored) {
+                // unsubscribed
+            }
+        });
+        return poller::interrupt;
     }
 
     @Override

@@ -14,6 +14,8 @@ import io.kestra.core.repositories.ExecutionRepositoryInterface;
 import io.kestra.core.repositories.FlowRepositoryInterface;
 import io.kestra.core.runners.FlowInputOutput;
 import io.kestra.core.serializers.JacksonMapper;
+import io.kestra.core.models.executions.LogEntry;
+import io.kestra.core.services.ExecutionStreamingService;
 import io.kestra.core.services.FlowService;
 import io.kestra.core.services.WebhookService;
 import io.kestra.core.utils.VersionProvider;
@@ -23,7 +25,10 @@ import io.micronaut.data.model.Pageable;
 import io.micronaut.data.model.Sort;
 import io.micronaut.http.multipart.CompletedPart;
 import org.slf4j.event.Level;
+import io.micronaut.http.sse.Event;
 import reactor.core.publisher.Flux;
+import reactor.core.publisher.FluxSink;
+import java.util.stream.Collectors;
 
 import java.net.URI;
 import java.time.Duration;
@@ -57,11 +62,13 @@ final class Api {
     private final FlowInputOutput flowInputOutput;
     private final WebhookService webhookService;
     private final Engine engine;
+    private final ExecutionStreamingService streaming;
     private final String kestraUrl;
 
     Api(ApplicationContext context, Engine engine) {
         this.context = context;
         this.engine = engine;
+        this.streaming = context.getBean(ExecutionStreamingService.class);
         this.version = context.getBean(VersionProvider.class).getVersion();
         this.flowRepository = context.getBean(FlowRepositoryInterface.class);
         this.flowService = context.getBean(FlowService.class);
@@ -180,11 +187,10 @@ final class Api {
     // ---- executions ---------------------------------------------------------------------------
     private Front.Reply executions(Front.Request r, String[] p) throws Exception {
         String m = r.method();
-        if (p.length == 1 && m.equals("GET")) {
-            return Front.Reply.json(paged(executionRepository.find(pageable(r), TENANT, filters(r))));
-        }
-        if (p.length == 2 && p[1].equals("search") && m.equals("GET")) {
-            return Front.Reply.json(paged(executionRepository.find(pageable(r), TENANT, filters(r))));
+        if ((p.length == 1 || (p.length == 2 && p[1].equals("search"))) && m.equals("GET")) {
+            List<QueryFilter> filters = filters(r, true);
+            QueryFilter.validateQueryFilters(filters, QueryFilter.Resource.EXECUTION);
+            return Front.Reply.json(paged(executionRepository.find(pageable(r), TENANT, filters)));
         }
         if (p.length >= 5 && p[1].equals("webhook")) {
             return webhook(r, p[2], p[3], p[4], p.length > 5 ? String.join("/", java.util.Arrays.copyOfRange(p, 5, p.length)) : null);
@@ -192,10 +198,16 @@ final class Api {
         if (p.length == 2 && m.equals("GET")) {
             return Front.Reply.json(execution(p[1]));
         }
-        if (p.length == 3 && m.equals("POST") && !p[2].equals("restart")) {
+        if (p.length == 3 && p[2].equals("follow") && m.equals("GET")) {
+            return followExecution(p[1]);
+        }
+        // Actions: 1.x executions/{id}/kill|restart, 2.x executions/{id}/actions/kill|restart only.
+        String action = engine.major() >= 2
+            ? (p.length == 4 && p[2].equals("actions") ? p[3] : null)
+            : (p.length == 3 && (p[2].equals("kill") || p[2].equals("restart")) ? p[2] : null);
+        if (action == null && p.length == 3 && m.equals("POST")) {
             return Front.Reply.json(create(r, p[1], p[2]));
         }
-        String action = p.length == 3 ? p[2] : (p.length == 4 && p[2].equals("actions") ? p[3] : null);
         if (action != null) {
             if (action.equals("kill") && m.equals("DELETE")) {
                 return kill(p[1], !"false".equals(r.param("isOnKillCascade")));
@@ -301,21 +313,114 @@ final class Api {
         if (code == 409 && body == null) {
             return Front.Reply.status(204);  // conditions not met: nothing started
         }
-        return new Front.Reply(code, body, response.contentType() != null ? response.contentType() : "application/json");
+        String type = response.getHeaders() == null ? null : response.getHeaders().firstValue("Content-Type").orElse(null);
+        return new Front.Reply(code, body, type != null ? type : "application/json");
     }
 
     // ---- logs ---------------------------------------------------------------------------------
     private Front.Reply logs(Front.Request r, String[] p) {
-        if (p.length != 2 || !r.method().equals("GET")) {
+        if (p.length < 2 || p.length > 3 || !r.method().equals("GET")) {
             throw Errors.notFound(null);
         }
         String id = p[1];
+        // 1.x: minLevel/taskId/taskRunId/attempt; 2.x: filters[level][GREATER_THAN_OR_EQUAL_TO],
+        // filters[taskId][EQUALS]... (checked by Kestra's own QueryFilter validation).
+        if (engine.major() >= 2) {
+            QueryFilter.validateQueryFilters(filters(r, false), QueryFilter.Resource.LOG);
+        }
         Level level = Optional.ofNullable(r.param("minLevel")).or(() -> Optional.ofNullable(filterValue(r, "level")))
             .map(v -> Level.valueOf(v.toUpperCase(Locale.ROOT))).orElse(null);
         String taskId = Optional.ofNullable(r.param("taskId")).orElse(filterValue(r, "taskId"));
         String taskRunId = Optional.ofNullable(r.param("taskRunId")).orElse(filterValue(r, "taskRunId"));
         Integer attempt = Optional.ofNullable(r.param("attempt")).map(Integer::valueOf).orElse(null);
-        return Front.Reply.json(engine.logs(id, level, taskId, taskRunId, attempt));
+        if (p.length == 3 && p[2].equals("follow")) {
+            return followLogs(id, level);
+        }
+        List<LogEntry> entries = engine.logs(id, level, taskId, taskRunId, attempt);
+        if (p.length == 3 && p[2].equals("download")) {
+            // as Kestra's ExecutionLogService.getExecutionLogsAsStream: one pretty line per entry
+            return new Front.Reply(200, entries.stream().map(LogEntry::toPrettyString).collect(Collectors.joining("\n")),
+                "text/plain");
+        }
+        if (p.length == 3) {
+            throw Errors.notFound(null);
+        }
+        return Front.Reply.json(entries);
+    }
+
+    // ---- server-sent events -------------------------------------------------------------------
+    /**
+     * {@code GET executions/{id}/follow}: the execution now, then every update Kestra's
+     * ExecutionStreamingService dispatches, until that service says following can stop.
+     */
+    private Front.Reply followExecution(String id) {
+        Execution execution = execution(id);
+        Flow flow = flowRepository.findByExecution(execution);
+        String subscriber = java.util.UUID.randomUUID().toString();
+        Flux<Event<?>> events = Flux.<Event<?>>create(sink -> {
+            sink.next(Event.of(execution).id("start"));
+            if (streaming.isStopFollow(flow, execution)) {
+                sink.complete();
+                return;
+            }
+            streaming.registerSubscriber(id, subscriber, (FluxSink) sink, flow);
+            // the execution may have ended between the read and the registration
+            executionRepository.findById(TENANT, id).filter(e -> streaming.isStopFollow(flow, e)).ifPresent(e -> {
+                sink.next(Event.of(e).id("end"));
+                sink.complete();
+            });
+        }).doFinally(signal -> streaming.unregisterSubscriber(id, subscriber));
+        return sse(events);
+    }
+
+    /**
+     * {@code GET logs/{id}/follow}: the stored entries, then new ones from Kestra's
+     * LogStreamingService; the stream ends once the execution is terminated (our choice: Kestra
+     * keeps it open, a test client needs an end).
+     */
+    private Front.Reply followLogs(String id, Level level) {
+        Execution execution = execution(id);
+        Flow flow = flowRepository.findByExecution(execution);
+        Flux<Event<?>> events = Flux.<Event<?>>create(sink -> {
+            Runnable unsubscribe = engine.subscribeLogs(id, level, sink);
+            for (LogEntry entry : engine.logs(id, level, null, null, null)) {
+                sink.next(Event.of(entry));
+            }
+            Thread watcher = Thread.ofVirtual().start(() -> {
+                try {
+                    while (!sink.isCancelled()) {
+                        Optional<Execution> now = executionRepository.findById(TENANT, id);
+                        if (now.isEmpty() || streaming.isStopFollow(flow, now.get())) {
+                            Thread.sleep(500);  // let the last entries through the log queue
+                            sink.complete();
+                            return;
+                        }
+                        Thread.sleep(200);
+                    }
+                } catch (InterruptedException ignored) {
+                    sink.complete();
+                }
+            });
+            sink.onDispose(() -> {
+                unsubscribe.run();
+                watcher.interrupt();
+            });
+        });
+        return sse(events);
+    }
+
+    private Front.Reply sse(Flux<Event<?>> events) {
+        return new Front.Reply(200, (Front.Stream) out -> {
+            for (Event<?> event : events.doOnError(e -> System.err.println("real-kestra: event stream failed: " + e)).toIterable()) {
+                StringBuilder frame = new StringBuilder();
+                if (event.getId() != null) {
+                    frame.append("id: ").append(event.getId()).append('\n');
+                }
+                frame.append("data: ").append(json.writeValueAsString(event.getData())).append("\n\n");
+                out.write(frame.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                out.flush();
+            }
+        }, "text/event-stream");
     }
 
     // ---- outputs (2.x) --------------------------------------------------------------------------
@@ -361,7 +466,7 @@ final class Api {
     }
 
     /** {@code filters[field][OP]=value} (and the legacy namespace/flowId/state/labels params) -> QueryFilters. */
-    private static List<QueryFilter> filters(Front.Request r) {
+    private static List<QueryFilter> filters(Front.Request r, boolean legacy) {
         List<QueryFilter> filters = new ArrayList<>();
         for (Map.Entry<String, List<String>> e : r.query().entrySet()) {
             Matcher m = FILTER.matcher(e.getKey());
@@ -375,6 +480,9 @@ final class Api {
                 filters.add(QueryFilter.builder().field(field).operation(op).value(value).build());
             }
         }
+        if (!legacy) {
+            return filters;
+        }
         if (r.param("namespace") != null) {
             filters.add(QueryFilter.builder().field(QueryFilter.Field.NAMESPACE).operation(QueryFilter.Op.EQUALS).value(r.param("namespace")).build());
         }
@@ -387,23 +495,20 @@ final class Api {
         return filters;
     }
 
-    private static Pageable pageable(Front.Request r) {
+    /** Kestra's repositories count pages from 1 (offset = page * size - size). */
+    private Pageable pageable(Front.Request r) {
         int page = Optional.ofNullable(r.param("page")).map(Integer::parseInt).orElse(1);
         int size = Optional.ofNullable(r.param("size")).map(Integer::parseInt).orElse(10);
+        if (page < 1 || size < 1) {
+            throw new IllegalArgumentException("page and size must be >= 1");
+        }
         List<Sort.Order> orders = new ArrayList<>();
         for (String sort : r.params("sort")) {
             String[] parts = sort.split(":");
-            String property = switch (parts[0]) {
-                case "state.startDate" -> "start_date";
-                case "state.endDate" -> "end_date";
-                case "state.duration" -> "state_duration";
-                case "state.current" -> "state_current";
-                case "flowId" -> "flow_id";
-                default -> parts[0];
-            };
+            String property = executionRepository.sortMapping().apply(parts[0]);
             orders.add(parts.length > 1 && parts[1].equalsIgnoreCase("desc") ? Sort.Order.desc(property) : Sort.Order.asc(property));
         }
-        return Pageable.from(page - 1, size, orders.isEmpty() ? Sort.unsorted() : Sort.of(orders));
+        return Pageable.from(page, size, orders.isEmpty() ? Sort.unsorted() : Sort.of(orders));
     }
 
     private static Map<String, Object> paged(ArrayListTotal<?> results) {

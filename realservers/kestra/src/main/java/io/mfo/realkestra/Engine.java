@@ -20,6 +20,9 @@ import java.util.concurrent.ExecutorService;
 interface Engine {
     int major();
 
+    /** The {@code path} Kestra's error body gives a constraint violation. */
+    String violationPath(jakarta.validation.ConstraintViolation<?> violation);
+
     /** Start executor, worker(s), scheduler and indexer on the pool, as Kestra's standalone server does. */
     List<Service> startServices(ExecutorService pool, int workerThreads);
 
@@ -30,6 +33,12 @@ interface Engine {
     FlowWithSource deleteFlow(FlowWithSource flow) throws Exception;
 
     List<LogEntry> logs(String executionId, Level minLevel, String taskId, String taskRunId, Integer attempt);
+
+    /**
+     * Register {@code sink} with Kestra's log streaming service for new log entries of the
+     * execution at or above {@code minLevel}; returns the unregistration.
+     */
+    Runnable subscribeLogs(String executionId, Level minLevel, reactor.core.publisher.FluxSink<io.micronaut.http.sse.Event<?>> sink);
 
     /** Hand a new execution (inputs resolved) to the executor. */
     void start(Execution execution) throws Exception;

@@ -83,7 +83,12 @@ final class Front {
         }
     }
 
-    /** A response: status, body (JSON-serialised unless already bytes/String), content type. */
+    /** A streamed body (server-sent events): written and flushed chunk by chunk until it returns. */
+    interface Stream {
+        void write(OutputStream out) throws IOException;
+    }
+
+    /** A response: status, body (JSON-serialised unless already bytes/String, or a {@link Stream}), content type. */
     record Reply(int status, Object body, String contentType) {
         static Reply json(Object body) {
             return new Reply(200, body, "application/json");
@@ -102,7 +107,7 @@ final class Front {
                 request = decode(exchange);
                 if (!open(request.path()) && !authorized(exchange)) {
                     exchange.getResponseHeaders().add("WWW-Authenticate", "Basic realm=\"Kestra\"");
-                    reply = Errors.reply(401, "Unauthorized", request.path(), null);
+                    reply = Errors.reply(401, "Unauthorized", null, request.path(), null);
                 } else {
                     reply = api.route(request);
                 }
@@ -165,6 +170,17 @@ final class Front {
     }
 
     private void send(HttpExchange exchange, Reply reply) throws IOException {
+        if (reply.body() instanceof Stream stream) {
+            exchange.getResponseHeaders().set("Content-Type", reply.contentType());
+            exchange.getResponseHeaders().set("Cache-Control", "no-cache");
+            exchange.sendResponseHeaders(reply.status(), 0);
+            try (OutputStream out = exchange.getResponseBody()) {
+                stream.write(out);
+            } catch (IOException closedByClient) {
+                // the client went away: nothing to answer
+            }
+            return;
+        }
         byte[] bytes;
         String type = reply.contentType();
         if (reply.body() == null) {

@@ -61,6 +61,7 @@ public final class Main {
             return t;
         });
         Engine engine = new EngineImpl(context);
+        Errors.configure(engine.major(), engine::violationPath);
         List<Service> services = engine.startServices(pool, workerThreads);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> stop(front, context, services), "real-kestra-stop"));
 
