@@ -439,10 +439,12 @@ def flow_triggers(ctx: _Context) -> List[Dict[str, Any]]:
 
 
 def _require_trigger_inputs(plan: Plan, profile, what: str) -> None:
+    # Kestra accepts such a trigger, but every run it starts would fail at input
+    # resolution (no value for a required input): refuse it here, as Argo does.
     missing = [p.name for p in plan.parameters if p.required and p.default is None]
-    if missing and profile.version >= 2:
-        raise PlanError("%s needs a value for every required parameter, but %s has no default; "
-                        "Kestra 2.x rejects such a trigger" % (what, ", ".join(missing)))
+    if missing:
+        raise PlanError("%s starts runs without parameter values, but %s is required and has no "
+                        "default: give it a default" % (what, ", ".join(missing)))
 
 
 def webhook_key(target: KestraTarget, event: str) -> str:
