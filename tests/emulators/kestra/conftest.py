@@ -13,6 +13,10 @@ def pytest_collection_modifyitems(config, items):
     if real_server() is None:
         return
     skip = pytest.mark.skip(reason="needs the emulator's internals; the suite targets a real Kestra")
+    here = str(config.rootpath / "tests" / "emulators" / "kestra")
     for item in items:
+        if not str(item.fspath).startswith(here):
+            continue
+        item.add_marker(pytest.mark.real_kestra)  # the suite runs against the real server
         if "emulator_internals" in item.keywords:
             item.add_marker(skip)
