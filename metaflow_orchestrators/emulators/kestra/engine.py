@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from .durations import parse_duration
 from .executor import Runner
 from .flowables import errors_finally_ids
-from .model import FLOWABLE_TYPES
+from .model import FLOWABLE_TYPES, RESTART_AS_RUNNABLE
 from .inputs import resolve_inputs
 from .parser import iter_tasks, label_items, parse_flow
 from .pebble import Renderer
@@ -285,7 +285,7 @@ class Engine:
             failed = [t for t in exe.task_runs if t.state.current in ("FAILED", "PAUSED")]
             if not failed and not (self.version >= 2 and not exe.task_runs):
                 raise ValueError("Illegal argument: No task found to restart execution from!")
-            exe.mark_for_restart(FLOWABLE_TYPES, errors_finally_ids(exe.flow))
+            exe.mark_for_restart(FLOWABLE_TYPES, errors_finally_ids(exe.flow), RESTART_AS_RUNNABLE)
             exe.kill_event.clear()
             exe.kill_state = "KILLED"
             exe.done.clear()

@@ -1,4 +1,4 @@
-"""Flowable tasks: Sequential, Parallel, ForEach (1.x), Loop (2.x), Switch, If
+"""Flowable tasks: Sequential, Parallel, ForEach (1.x), Loop (2.x), Switch, If, LoopUntil (loop_until.py)
 (kestra.md §3.3, §6). A mixin of the Runner so each flowable is a short method."""
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import Any, Callable, Dict, List, Optional
 from . import model as m
 from .pebble import PebbleError, is_truthy, render_data, to_text
 from .records import TaskRun, final_state
+from .loop_until import LoopUntilMixin
 from .scope import Interrupt, Scope
 
 
-class FlowablesMixin:
+class FlowablesMixin(LoopUntilMixin):
     """Flowable behaviour; relies on the Runner's run_block/run_task/run_concurrently/context."""
 
     def run_flowable(self, task: Dict[str, Any], taskrun: TaskRun, scope: Scope) -> str:
@@ -29,6 +30,9 @@ class FlowablesMixin:
                 # 2.x: the Loop's errors/finally run inside each iteration sub-execution (handleNext of a
                 # LOOP execution resolves loop.getErrors()/getFinally(), executor/.../ExecutorService.java@v2.0.0).
                 return self._loop(task, taskrun, inner)
+            elif ttype == m.LOOP_UNTIL:
+                # resolves its own errors/finally (core/io/kestra/plugin/core/flow/LoopUntil.java, loop_until.py)
+                return self._loop_until(task, taskrun, inner)
             elif ttype == m.SWITCH:
                 state = self._switch(task, taskrun, inner)
                 if state is None:
@@ -123,7 +127,7 @@ class FlowablesMixin:
             else:
                 # the Loop restarts its failing sub-execution (ExecutorService.java@v2.0.0 `case Loop`,
                 # RESTARTED branch → executionService.restart(subExecution))
-                sub.mark_for_restart(m.FLOWABLE_TYPES, errors_finally_ids(task))
+                sub.mark_for_restart(m.FLOWABLE_TYPES, errors_finally_ids(task), m.RESTART_AS_RUNNABLE)
             if sub is not None and terminated.get(sub.state.current):
                 # restart of a failed iteration: its terminal state is un-counted
                 # (ExecutorService.java@v2.0.0 `revertLoopIterationTermination`)

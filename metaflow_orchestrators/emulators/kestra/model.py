@@ -20,6 +20,7 @@ FOREACH = CORE + "flow.ForEach"
 LOOP = CORE + "flow.Loop"
 SWITCH = CORE + "flow.Switch"
 IF = CORE + "flow.If"
+LOOP_UNTIL = CORE + "flow.LoopUntil"
 LOG = CORE + "log.Log"
 RETURN = CORE + "debug.Return"
 FAIL = CORE + "execution.Fail"
@@ -62,6 +63,11 @@ TASK_TYPES: Dict[str, Dict[str, str]] = {
     SWITCH: {"value": "str", "cases": "cases", "defaults": "tasks", "errors": "tasks",
              "finally": "tasks"},
     IF: {"condition": "any", "then": "tasks", "else": "tasks", "errors": "tasks", "finally": "tasks"},
+    # core/io/kestra/plugin/core/flow/LoopUntil.java@v1.3.34/@v2.0.0: `condition`, `failOnMaxReached` and the
+    # checkFrequency fields are `Property<...>` (any scalar/list/map is read as text, converted at run time);
+    # `checkFrequency` itself is a plain bean (a map with known keys).
+    LOOP_UNTIL: {"tasks": "tasks", "errors": "tasks", "finally": "tasks", "condition": "any",
+                 "failOnMaxReached": "any", "checkFrequency": "map"},
     LOG: {"message": "any", "level": "str"},
     RETURN: {"format": "str"},
     FAIL: {"errorMessage": "str", "condition": "str"},
@@ -71,12 +77,16 @@ UNSUPPORTED_TASK_PROPS: Set[str] = {"outputFiles", "namespaceFiles", "dependenci
 OUTPUT_VALUES = CORE + "output.OutputValues"
 TASK_TYPES[OUTPUT_VALUES] = {"values": "map"}
 SCRIPT_TYPES: Set[str] = {SHELL_COMMANDS, PY_COMMANDS, SHELL_SCRIPT, PY_SCRIPT}
-FLOWABLE_TYPES: Set[str] = {SEQUENTIAL, PARALLEL, FOREACH, LOOP, SWITCH, IF}
+FLOWABLE_TYPES: Set[str] = {SEQUENTIAL, PARALLEL, FOREACH, LOOP, SWITCH, IF, LOOP_UNTIL}
+# Restart treats these flowables like runnables (RESTARTED, not RUNNING):
+# core/io/kestra/core/services/ExecutionService.java@v1.3.34/@v2.0.0 `mapTaskRun`.
+RESTART_AS_RUNNABLE: Set[str] = {LOOP_UNTIL}
+LOOP_UNTIL_FREQUENCY = {"maxIterations": "any", "maxDuration": "any", "interval": "any"}
 REQUIRED: Dict[str, Set[str]] = {
     SHELL_COMMANDS: {"commands"}, PY_COMMANDS: {"commands"}, SHELL_SCRIPT: {"script"},
     PY_SCRIPT: {"script"}, SEQUENTIAL: {"tasks"}, PARALLEL: {"tasks"},  # Switch: SwitchTaskValidator
     FOREACH: {"values", "tasks"}, LOOP: {"values", "tasks"}, SWITCH: {"value"},
-    IF: {"condition", "then"}, LOG: {"message"},
+    IF: {"condition", "then"}, LOG: {"message"}, LOOP_UNTIL: {"tasks", "condition"},
 }
 PARALLEL_V2 = {"onChildFailure": "str"}
 # ForEach exists only up to 1.x, Loop only from 2.0 (kestra.md §1, §14).
@@ -146,6 +156,10 @@ TYPE_ALIASES_V1 = {
     "io.kestra.core.models.triggers.types.Flow": FLOW_TRIGGER,
     "io.kestra.core.models.triggers.types.Webhook": WEBHOOK,
 }
+
+# Aliases in both versions: `@Plugin(aliases = "io.kestra.plugin.core.flow.WaitFor")` on
+# core/io/kestra/plugin/core/flow/LoopUntil.java@v1.3.34/@v2.0.0.
+TYPE_ALIASES = {CORE + "flow.WaitFor": LOOP_UNTIL}
 
 CONDITION_EXECUTION_FLOW = {CORE + "condition.ExecutionFlow", CORE + "condition.ExecutionFlowCondition"}
 CONDITION_EXECUTION_STATUS = {CORE + "condition.ExecutionStatus", CORE + "condition.ExecutionStatusCondition"}

@@ -190,6 +190,8 @@ class FlowChecker:
         ttype = task.get("type")
         if self.version < 2 and ttype in m.TYPE_ALIASES_V1:
             ttype = task["type"] = m.TYPE_ALIASES_V1[ttype]
+        if ttype in m.TYPE_ALIASES:
+            ttype = task["type"] = m.TYPE_ALIASES[ttype]
         known = ttype in m.TASK_TYPES
         if known and self.version >= 2 and ttype in m.V1_ONLY_TYPES:
             known = False  # ForEach removed in 2.0 (kestra.md §14)
@@ -203,7 +205,21 @@ class FlowChecker:
     def _children(self, task: Dict[str, Any], ttype: str, path: str) -> None:
         for key in ("tasks", "errors", "finally", "then", "else", "defaults"):
             if key in task:
-                self._tasks(task[key], "%s.%s" % (path, key), required=key in ("tasks", "then"))
+                required = key in ("tasks", "then")
+                if ttype == m.LOOP_UNTIL and key == "tasks" and self.version < 2:
+                    # 1.3.34 LoopUntil.tasks is only @NotNull (an empty list passes); 2.0 extends AbstractBranch,
+                    # whose tasks are @NotEmpty (core/io/kestra/plugin/core/flow/LoopUntil.java@v1.3.34,
+                    # AbstractBranch.java@v2.0.0)
+                    required = False
+                    if task[key] is None:
+                        self.errors.append("%s.tasks: must not be null" % path)
+                        continue
+                self._tasks(task[key], "%s.%s" % (path, key), required=required)
+        if ttype == m.LOOP_UNTIL:
+            if "condition" in task and task["condition"] is None:
+                self.errors.append("%s.condition: must not be null" % path)  # @NotNull Property<String>
+            if isinstance(task.get("checkFrequency"), dict):
+                self._props(task["checkFrequency"], m.LOOP_UNTIL_FREQUENCY, path + ".checkFrequency")
         if isinstance(task.get("cases"), dict):
             for case, tasks in task["cases"].items():
                 # An empty case list passes validation (no @NotEmpty, Switch.java@v1.3.34/@v2.0.0).

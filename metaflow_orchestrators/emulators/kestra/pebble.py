@@ -558,4 +558,5 @@ def render_data(renderer: Renderer, value: Any, context: Dict[str, Any]) -> Any:
 def is_truthy(text: str) -> bool:
     """Kestra truthiness of a rendered condition: false for "false", "0", "-0", ""
     (source utils/TruthUtils.java); used by If, runIf and Fail conditions."""
-    return text not in ("false", "0", "-0", "")
+    # String.trim() first: it strips every char <= U+0020 (TruthUtils.java@v1.3.34/@v2.0.0 `isTruthy`).
+    return text is not None and text.strip("".join(chr(c) for c in range(33))) not in ("false", "0", "-0", "")

@@ -144,7 +144,8 @@ class Execution:
         self.iterations: List["Execution"] = []  # 2.x: this execution's Loop iteration sub-executions
         self.envs: Dict[str, str] = {}
 
-    def mark_for_restart(self, flowable_types: set, dropped_task_ids: set) -> bool:
+    def mark_for_restart(self, flowable_types: set, dropped_task_ids: set,
+                         restart_as_runnable: frozenset = frozenset()) -> bool:
         """ExecutionService.restart@v1.3.34/@v2.0.0 on the task runs: FAILED/PAUSED task runs and their
         ancestors are restarted (runnable → RESTARTED, flowable → RUNNING), errors/finally task runs are
         removed; False when there is no such task run."""
@@ -162,7 +163,8 @@ class Execution:
                 self.task_runs.remove(taskrun)
                 self.by_key.pop(taskrun.key, None)
             elif taskrun.id in restart_ids:
-                taskrun.state.set("RUNNING" if taskrun.task_type in flowable_types else "RESTARTED")
+                taskrun.state.set("RUNNING" if taskrun.task_type in flowable_types
+                                  and taskrun.task_type not in restart_as_runnable else "RESTARTED")
         return bool(failed)
 
     def loop_execution(self, loop_taskrun: "TaskRun", index: int, key: Optional[str], value: str) -> "Execution":
