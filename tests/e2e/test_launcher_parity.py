@@ -18,6 +18,7 @@ SHAPES = [
     "linear", "branch", "nested_split", "foreach", "nested_foreach", "split_in_foreach",
     "foreach_in_split", "switch", "switch_in_foreach", "switch_end_of_foreach", "foreach_in_switch",
     "branch_in_switch", "switch_in_branch", "recursive_switch", "custom_names", "decorators", "switch_skip",
+    "recursive_in_foreach",
 ]
 
 

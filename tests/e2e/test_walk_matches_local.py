@@ -11,6 +11,7 @@ SHAPES = [
     "foreach_in_split", "switch", "switch_in_foreach", "switch_end_of_foreach",
     "foreach_in_switch", "branch_in_switch", "switch_in_branch", "recursive_switch",
     "custom_names", "single_step", "config_flow", "switch_skip",
+    "recursive_in_foreach",
 ]
 
 

@@ -17,6 +17,7 @@ EXAMPLES = [
     "switch", "switch_in_foreach", "switch_end_of_foreach", "foreach_in_switch", "branch_in_switch",
     "switch_in_branch", "custom_names", "single_step", "decorators", "timeout_fail", "failing", "project_flow",
     "scheduled", "scheduled_cron", "triggered", "on_finish", "config_flow", "recursive_switch", "switch_skip",
+    "recursive_in_foreach",
 ]
 
 
@@ -152,6 +153,7 @@ def test_recursive_switch_loops_with_loop_until():
     for version in (1, 2):
         doc = compiled("recursive_switch", version)
         loop = next(t for t in tasks(doc) if t["id"] == "mf-loop-loop")
+        assert loop["checkFrequency"]["interval"] == "PT0.001S"  # 2.0: at least 1 ms
         assert loop["type"] == "io.kestra.plugin.core.flow.LoopUntil"
         assert loop["condition"] == "{{ outputs['loop'].vars.branch != 'loop' }}"
         assert loop["failOnMaxReached"] is True

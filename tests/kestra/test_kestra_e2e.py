@@ -13,7 +13,7 @@ SHAPES = [
     "foreach_in_split", "switch", "switch_in_foreach", "switch_end_of_foreach",
     "foreach_in_switch", "branch_in_switch", "switch_in_branch", "custom_names", "single_step",
     "config_flow", "decorators", "project_flow", "scheduled", "scheduled_cron", "triggered", "on_finish",
-    "recursive_switch", "switch_skip",
+    "recursive_switch", "switch_skip", "recursive_in_foreach",
 ]
 
 pytestmark = pytest.mark.e2e

@@ -280,18 +280,26 @@ def loop_task(ctx: _Context, block: Switch, where: Where, joined: Optional[Forea
     the step: the loop ends once the step chose another branch. Each pass is a new task
     of the step (``taskrun.iteration``: ``t-r0``, ``t-r1``, …); the step fails the run
     past ``MAX_LOOP_ITERATIONS`` passes (``failOnMaxReached``)."""
-    inner = where.inside(profiles.LOOP_UNTIL)
+    wrapped = ctx.profile.wrap_loop_until(where.around)
+    at = where.inside(profiles.SEQUENTIAL) if wrapped else where
+    inner = at.inside(profiles.LOOP_UNTIL)
     step = step_task(ctx, block.head, inner, joined)
     step["env"]["MFO_ITERATION"] = "{{ taskrun.iteration }}"
-    head = ctx.profile.same_scope(block.head.name, where.around)
-    return {
+    head = ctx.profile.same_scope(block.head.name, at.around)
+    loop = {
         "id": "mf-loop-%s" % block.head.name,
         "type": "io.kestra.plugin.core.flow.LoopUntil",
         "condition": "{{ %s.vars.branch != '%s' }}" % (head, block.head.name),
         "failOnMaxReached": True,
-        "checkFrequency": {"maxIterations": MAX_LOOP_ITERATIONS, "interval": "PT0S"},
+        # 2.0 requires an interval of at least 1 ms (CheckFrequency@v2.0.0); Kestra checks
+        # due delays about once a second anyway.
+        "checkFrequency": {"maxIterations": MAX_LOOP_ITERATIONS, "interval": "PT0.001S"},
         "tasks": [step],
     }
+    if not wrapped:
+        return loop
+    return {"id": "mf-pass-%s" % block.head.name, "type": "io.kestra.plugin.core.flow.Sequential",
+            "tasks": [loop]}
 
 
 def foreach_id(block: Foreach) -> str:

@@ -21,10 +21,11 @@ PARALLEL = "parallel"
 SEQUENTIAL = "sequential"
 SWITCH = "switch"
 LOOP_UNTIL = "loopuntil"
-# Flowables whose task run carries outputs from its creation on (Switch: value/defaults;
-# LoopUntil: iterationCount), as opposed to VoidOutput ones (ExecutorService.java@v1.3.34
-# saves `flowableTask.outputs(runContext)` on the task run when it is created).
-_WITH_OUTPUTS = (SWITCH, LOOP_UNTIL)
+# A Switch's task run carries outputs (value, defaults) from its creation on, so it takes
+# a `parents` slot; VoidOutput flowables (Sequential, Parallel, ForEach) take none
+# (ExecutorService.java@v1.3.34 saves `flowableTask.outputs(runContext)` when it creates
+# the task run; Execution.parents lists entries with a value or outputs). A LoopUntil
+# (iterationCount) takes one only sometimes: see _value_of.
 
 
 class Profile:
@@ -69,6 +70,10 @@ class Profile:
     def foreach(self, task_id: str, values: str, limit: int) -> Dict[str, Any]:
         return {"id": task_id, "type": "io.kestra.plugin.core.flow.Loop", "values": values,
                 "concurrencyLimit": limit}
+
+    def wrap_loop_until(self, around: Sequence[str]) -> bool:
+        """Whether a LoopUntil here needs a Sequential around it (see ProfileV1)."""
+        return False
 
     def parallel_options(self) -> Dict[str, Any]:
         # 2.x Parallel interrupts the other branches when one fails (default FAIL,
@@ -117,9 +122,11 @@ class ProfileV1(Profile):
         return expr
 
     def reports_of(self, head: str, key: str, sure: bool, around: Sequence[str]) -> str:
-        if sure:
+        if sure and LOOP_UNTIL not in around:
             return "%s.vars.%s" % (self.same_scope(head, around), key)
-        return "%s ?? {}" % self.ref(head)  # every iteration's reports; keys are positions
+        # Every iteration's reports (keys are positions, so merging them is safe): what a
+        # join reads, and what a task inside a LoopUntil reads, whose `parents` slots move.
+        return "%s ?? {}" % self.ref(head)
 
     def index_path(self, around: Sequence[str]) -> str:
         if around and around[-1] == FOREACH:
@@ -139,6 +146,13 @@ class ProfileV1(Profile):
     def parallel_options(self) -> Dict[str, Any]:
         return {}  # no onChildFailure in 1.x: the other branches run to their end
 
+    def wrap_loop_until(self, around: Sequence[str]) -> bool:
+        # A direct child of a ForEach gets the ForEach index as its `iteration`, which a
+        # LoopUntil hands to its children as their first pass number
+        # (FlowableUtils.resolveEachTasks, ResolvedTask.toNextTaskRunIncrementIteration
+        # @v1.3.34): one Sequential in between starts the passes at 0.
+        return bool(around) and around[-1] == FOREACH
+
     def flow_trigger(self, trigger_id: str, upstream: List[Tuple[str, str]]) -> Dict[str, Any]:
         return {"id": trigger_id, "type": "io.kestra.plugin.core.trigger.Flow",
                 "preconditions": {"id": "upstream", "flows": [
@@ -152,11 +166,24 @@ def _carriers(around: Sequence[str]) -> List[int]:
 
 
 def _value_of(around: Sequence[str], index: int) -> str:
-    """The value of ancestor ``index`` as the nested task reads it from ``parents``."""
-    listed = [i for i in reversed(range(len(around)))
-              if (i > 0 and around[i - 1] == FOREACH) or around[i] in _WITH_OUTPUTS]
-    position = listed.index(index)
-    return "parent.taskrun.value" if position == 0 else "parents[%d].taskrun.value" % position
+    """The value of ancestor ``index`` as the nested task reads it from ``parents``.
+
+    Its slot is fixed except above a LoopUntil, which is listed only when its task run has
+    outputs: from the second ForEach value on it has none at creation (``LoopUntil.outputs``
+    finds the first value's map under its id, ExecutorService@v1.3.34). Every slot between
+    a task and its nearest value holds no value, so the first defined of the candidate
+    slots is the one (``??`` skips what is missing: NullCoalescingExpression@v1.3.34)."""
+    def slot(loop_until_listed: bool) -> int:
+        listed = [i for i in reversed(range(len(around)))
+                  if (i > 0 and around[i - 1] == FOREACH) or around[i] == SWITCH
+                  or (around[i] == LOOP_UNTIL and loop_until_listed)]
+        return listed.index(index)
+
+    low, high = slot(False), slot(True)
+    if low != high and index != _carriers(around)[-1]:
+        raise ValueError("internal: an outer ForEach value read from inside a LoopUntil")
+    return " ?? ".join("parent.taskrun.value" if p == 0 else "parents[%d].taskrun.value" % p
+                       for p in range(low, high + 1))
 
 
 def input_default(param: Parameter) -> Any:
