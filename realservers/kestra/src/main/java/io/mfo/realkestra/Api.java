@@ -53,7 +53,6 @@ final class Api {
     private static final Pattern FILTER = Pattern.compile("^filters\\[([^\\]]+)\\]\\[([A-Z_]+)\\](?:\\[\\d*\\])?$");
     private static final Pattern DOC_SEPARATOR = Pattern.compile("(?m)^---\\s*$");
 
-    private final ApplicationContext context;
     private final ObjectMapper json = JacksonMapper.ofJson();
     private final String version;
     private final FlowRepositoryInterface flowRepository;
@@ -66,7 +65,6 @@ final class Api {
     private final String kestraUrl;
 
     Api(ApplicationContext context, Engine engine) {
-        this.context = context;
         this.engine = engine;
         this.streaming = context.getBean(ExecutionStreamingService.class);
         this.version = context.getBean(VersionProvider.class).getVersion();
