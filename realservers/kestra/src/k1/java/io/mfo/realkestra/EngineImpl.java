@@ -97,10 +97,11 @@ final class EngineImpl implements Engine {
 
     @Override
     public FlowWithSource updateFlow(FlowWithSource previous, String source) throws Exception {
-        // Strict parse (unknown properties) as on create; the repository then validates with
-        // defaults and checks the update itself (namespace and id cannot change).
-        pluginDefaultService.parseFlowWithVersionDefaults(Api.TENANT, source, true);
-        return flowRepository.update(GenericFlow.fromYaml(Api.TENANT, source), previous);
+        // As the 1.3 FlowController: version defaults injected, subflows checked, then the
+        // repository validates with defaults and checks the update (namespace and id cannot change).
+        GenericFlow flow = GenericFlow.fromYaml(Api.TENANT, source);
+        flowService.checkValidSubflows(pluginDefaultService.injectVersionDefaults(flow, false), Api.TENANT);
+        return flowRepository.update(flow, previous);
     }
 
     @Override

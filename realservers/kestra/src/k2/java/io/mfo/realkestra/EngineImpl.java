@@ -177,7 +177,9 @@ final class EngineImpl implements Engine {
             .withTrigger(execution.getTrigger())
             .withLabels(execution.getLabels())
             .withInputs(execution.getInputs())
-            .withScheduleDate(execution.getScheduleDate());
+            .withScheduleDate(execution.getScheduleDate())
+            .withStateType(execution.getState().getCurrent() == io.kestra.core.models.flows.State.Type.CREATED
+                ? null : execution.getState().getCurrent());
         submit(execution.getId(), operationId -> commandQueue.emit(command.withOperationId(operationId)));
     }
 

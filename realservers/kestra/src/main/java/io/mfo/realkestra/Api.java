@@ -8,6 +8,8 @@ import io.kestra.core.models.executions.Execution;
 import io.kestra.core.models.flows.Flow;
 import io.kestra.core.models.flows.FlowSource;
 import io.kestra.core.models.flows.FlowWithSource;
+import io.kestra.core.models.flows.State;
+import io.kestra.core.models.flows.check.Check;
 import io.kestra.core.models.triggers.AbstractTrigger;
 import io.kestra.core.repositories.ArrayListTotal;
 import io.kestra.core.repositories.ExecutionRepositoryInterface;
@@ -231,10 +233,20 @@ final class Api {
         Execution current = Execution.newExecution(flow, null, labels, scheduleDate);
         List<CompletedPart> parts = Multipart.parse(r.contentType(), r.body());
         Map<String, Object> inputs = flowInputOutput.readExecutionInputs(flow, current, Flux.fromIterable(parts)).block();
+        // Flow checks, as Kestra's ExecutionController: BLOCK_EXECUTION refuses, FAIL_EXECUTION starts it FAILED.
+        List<Check> failed = flowService.getFailedChecks(flow, inputs);
+        Check.Behavior behavior = Check.resolveBehavior(failed);
+        if (Check.Behavior.BLOCK_EXECUTION.equals(behavior)) {
+            throw new IllegalArgumentException("Flow execution blocked: one or more condition checks evaluated to false."
+                + "\nFailed checks: " + failed.stream().map(Check::getMessage).collect(Collectors.joining(", ")));
+        }
         Execution withInputs = current.withInputs(inputs);
+        if (Check.Behavior.FAIL_EXECUTION.equals(behavior)) {
+            withInputs = withInputs.withState(State.Type.FAILED);
+        }
         engine.start(withInputs);
         Execution answer = withInputs;
-        if ("true".equals(r.param("wait"))) {
+        if ("true".equals(r.param("wait")) && !withInputs.getState().isFailed()) {
             answer = waitTerminated(withInputs.getId(), Duration.ofHours(1));
         }
         return withUrl(answer);
@@ -262,8 +274,9 @@ final class Api {
 
     private Front.Reply kill(String id, boolean cascade) throws Exception {
         Execution execution = execution(id);
-        // 409 once ended (spec: "if the executions is already finished").
-        if (execution.getState().isTerminated()) {
+        // As Kestra's ExecutionController: an ended execution is refused (409) only without
+        // cascade; with the default cascade the kill event is emitted anyway (a no-op).
+        if (execution.getState().isTerminated() && !cascade) {
             throw new IllegalStateException("Execution is already finished, can't kill it");
         }
         return engine.kill(execution, cascade);
@@ -305,12 +318,6 @@ final class Api {
         }
         int code = response.getStatus().getCode();
         Object body = response.getBody();
-        if (code == 404 && body == null) {
-            throw Errors.notFound("Webhook not found");
-        }
-        if (code == 409 && body == null) {
-            return Front.Reply.status(204);  // conditions not met: nothing started
-        }
         String type = response.getHeaders() == null ? null : response.getHeaders().firstValue("Content-Type").orElse(null);
         return new Front.Reply(code, body, type != null ? type : "application/json");
     }

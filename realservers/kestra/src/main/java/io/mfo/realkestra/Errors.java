@@ -18,8 +18,9 @@ import java.util.function.Function;
 
 /**
  * Exceptions raised by the engine -> the status and error body Kestra's webserver gives them.
- * Statuses follow its global error handler (constraint violations, invalid input and illegal
- * arguments 422, conflicts and illegal state 409, missing elements 404, anything else 500).
+ * Statuses follow its global error handler (read in the 1.3.25 webserver source: constraint
+ * violations, invalid inputs and illegal arguments 422, invalid query filters 400, conflicts and
+ * illegal state 409, missing elements 404, anything else 500).
  * Bodies: 1.x {@code {message, _links.self, _embedded.errors[{message, path}]}} (Micronaut
  * JsonError); 2.x RFC 9457 problem documents ({@code application/problem+json} with
  * {@code type, title, status, detail, errors[{message, path}]}, as the published
@@ -73,9 +74,15 @@ final class Errors {
                 .toList();
             return reply(422, "Invalid entity", cve.getMessage(), path, errors);
         }
-        if (t instanceof InputOutputValidationException || t instanceof InvalidException
-            || t instanceof io.kestra.core.exceptions.InvalidQueryFiltersException) {
-            return reply(422, "Invalid entity", t.getMessage(), path, List.of(Map.of("message", String.valueOf(t.getMessage()))));
+        if (t instanceof InputOutputValidationException) {
+            return reply(422, "Invalid entity", t.getMessage(), path, null);
+        }
+        if (t instanceof InvalidException ie) {
+            Object invalid = ie.invalidObject();
+            return reply(422, "Invalid " + (invalid == null ? "entity" : invalid.getClass().getSimpleName()), t.getMessage(), path, null);
+        }
+        if (t instanceof io.kestra.core.exceptions.InvalidQueryFiltersException) {
+            return reply(400, "Invalid query filters", t.getMessage(), path, null);
         }
         if (t instanceof FlowProcessingException) {
             Throwable cause = t.getCause() != null ? t.getCause() : t;
