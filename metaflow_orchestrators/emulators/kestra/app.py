@@ -247,7 +247,9 @@ class Api:
         attempt = q.get("attempt")
         return self.engine.get_logs(
             request.path_params["executionId"],
-            min_level=q.get("minLevel") or q.get("filters[level][EQUALS]"),
+            # 2.x: LEVEL takes GREATER_THAN_OR_EQUAL_TO/LESS_THAN_OR_EQUAL_TO/IN/NOT_IN
+            # (core/io/kestra/core/models/QueryFilter.java@v2.0.0, Field.LEVEL).
+            min_level=q.get("minLevel") or q.get("filters[level][GREATER_THAN_OR_EQUAL_TO]"),
             task_id=q.get("taskId") or q.get("filters[taskId][EQUALS]"),
             taskrun_id=q.get("taskRunId") or q.get("filters[taskRunId][EQUALS]"),
             attempt=int(attempt) if attempt is not None else None)

@@ -346,7 +346,8 @@ class KestraClient:
             if task_id:
                 params["filters[taskId][EQUALS]"] = task_id
             if level:
-                params["filters[level][EQUALS]"] = level
+                # LEVEL takes only these operators (QueryFilter.Field.LEVEL@v2.0.0).
+                params["filters[level][GREATER_THAN_OR_EQUAL_TO]"] = level
         else:
             if task_id:
                 params["taskId"] = task_id
@@ -525,7 +526,9 @@ def _one_line(text: str, limit: int = _MAX_DETAIL) -> str:
 
 
 def _error_messages(response: httpx.Response) -> List[str]:
-    """Kestra's ``message`` plus ``_embedded.errors[].message`` not already in it; else the text."""
+    """Kestra's ``message`` plus ``_embedded.errors[].message`` not already in it (1.x
+    Micronaut ``JsonError``), or ``detail``/``title`` plus ``errors[].message`` (2.0's RFC
+    9457 ``application/problem+json``); else the text."""
     try:
         body = response.json()
     except ValueError:
@@ -534,10 +537,10 @@ def _error_messages(response: httpx.Response) -> List[str]:
     if not isinstance(body, dict):
         return [str(body)]
     messages: List[str] = []
-    main = body.get("message")
+    main = body.get("message") or body.get("detail") or body.get("title")
     if main:
         messages.append(str(main))
-    errors = (body.get("_embedded") or {}).get("errors") or []
+    errors = (body.get("_embedded") or {}).get("errors") or body.get("errors") or []
     for error in errors if isinstance(errors, list) else []:
         text = error.get("message") if isinstance(error, dict) else None
         if text and not any(str(text) in m for m in messages):
