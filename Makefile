@@ -2,7 +2,7 @@
 PYTHON ?= python3
 PYTEST_WORKERS ?= 2
 
-.PHONY: install reinstall demo test test-fast test-real bench
+.PHONY: install reinstall demo test test-fast test-real test-real-engine bench
 
 install:
 	$(PYTHON) -m pip install -q '.[test]'
@@ -15,8 +15,26 @@ demo:
 # itself off sys.path (two copies of one extension make Metaflow refuse to import).
 PYTEST = $(PYTHON) -P -m pytest -p no:cacheprovider -q -rs
 
+# Everything on the emulators, then the same real-server tests against Kestra's own engine,
+# one session per major (realservers/kestra; `make test REAL_ENGINE=` skips that part).
+REAL_ENGINE ?= 1 2
+
 test: reinstall
 	$(PYTEST) -n $(PYTEST_WORKERS) --dist loadgroup
+	@for major in $(REAL_ENGINE); do \
+	  echo "== the real Kestra engine, major $$major: conformance suite, examples, CLI and Deployer"; \
+	  $(PYTEST) --real-kestra $$major -m real_kestra -n $(PYTEST_WORKERS) --dist loadgroup \
+	    tests/emulators/kestra tests/kestra || exit 1; \
+	done
+	@$(PYTHON) tests/verification_matrix.py || true
+
+# Only the real-engine part (both majors, or REAL_ENGINE=1 / =2).
+test-real-engine: reinstall
+	@for major in $(REAL_ENGINE); do \
+	  $(PYTEST) --real-kestra $$major -m real_kestra -n $(PYTEST_WORKERS) --dist loadgroup \
+	    tests/emulators/kestra tests/kestra || exit 1; \
+	done
+	@$(PYTHON) tests/verification_matrix.py || true
 
 test-fast: reinstall
 	$(PYTEST) -m "not e2e"
