@@ -30,6 +30,9 @@ class Server:
     user: Optional[str]
     password: Optional[str]
     real: bool = False
+    # Its worker sees this machine's files (the emulators; the real engine started by
+    # `--real-kestra`), so flows written to pytest's tmp_path can run there.
+    local: bool = True
 
     def client(self) -> KestraClient:
         return KestraClient(self.url, username=self.user, password=self.password)
@@ -57,7 +60,8 @@ def start_server(which):
         user, password = os.environ.get("KESTRA_USER"), os.environ.get("KESTRA_PASSWORD")
         with KestraClient(url, username=user, password=password) as client:
             version = client.major
-        yield Server(url, version, user, password, real=True)
+        yield Server(url, version, user, password, real=True,
+                     local=bool(os.environ.get("MFO_REAL_KESTRA_VERSION")))
         return
     from metaflow_orchestrators.emulators.kestra import start
 

@@ -2,6 +2,9 @@
 emulator, or a real one when KESTRA_HOST is set), run, and checked with the Metaflow
 client: the run succeeds and its artifacts equal those of ``python flow.py run``, task by
 task. Plus the failure paths: a failing step, retries, catch, timeouts."""
+import os
+import sys
+
 import pytest
 
 import flowrunner as fr
@@ -103,3 +106,54 @@ def test_event_webhook_maps_payload_to_parameters(server):
     assert execution["state"]["current"] == "SUCCESS"
     run = fr.client_run("TriggeredFlow", run_id(execution["id"]))
     assert "s3://bucket/new.csv" in repr(run.data.__dict__) or run["start"].task.data.dataset == "s3://bucket/new.csv"
+
+
+TEMPLATE_TEXT_FLOW = '''
+import os
+from metaflow import Config, FlowSpec, Parameter, current, environment, step
+
+
+class TemplateTextFlow(FlowSpec):
+    """Docstring {{ execution.id }} {%% raw %%}"""
+    text = Parameter("text", default="x", help="{# help #} {{ inputs }}")
+    cfg = Config("cfg", default_value={"k": "{{ secret('DB') }}", "r": "{%% raw %%}"})
+
+    @environment(vars={"TRICKY": "{{ execution.id }} {%% if %%}", "PLAIN": "plain value"})
+    @step
+    def start(self):
+        self.tricky = os.environ["TRICKY"]
+        self.plain = os.environ["PLAIN"]
+        self.tags = sorted(current.tags)
+        self.cfg_k = self.cfg["k"]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    TemplateTextFlow()
+'''
+
+
+def test_template_text_in_every_user_value_arrives_verbatim(server, tmp_path):
+    """Kestra renders a task's env twice (errata 5): parameter values, @environment values,
+    tags, configs and docstrings full of Pebble syntax reach the step unchanged."""
+    if not server.local:
+        pytest.skip("the flow lives in pytest's tmp_path, which this server's worker does not see")
+    flow = tmp_path / "template_text.py"
+    flow.write_text(TEMPLATE_TEXT_FLOW.replace("%%", "%"))
+    value = "{{ execution.id }} {% raw %}{{ x }}{% endraw %} {# c #} ${HOME} $(id) `id`"
+    tag = "{{ secret('t') }}"
+    proc = fr.subprocess.run(
+        [sys.executable, str(flow), "--no-pylint", "kestra", "run", "--wait", "--tag", tag,
+         "--worker-python=%s" % ke.WORKER_PYTHON, "--run-param", "text=" + value],
+        capture_output=True, text=True, env={**os.environ, **server.env()}, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    rid = next(w for w in (proc.stdout + proc.stderr).split() if w.startswith("TemplateTextFlow/kestra-"))
+    run = fr.client_run("TemplateTextFlow", rid.split("/")[1])
+    data = run["start"].task.data
+    assert data.text == value
+    assert data.tricky == "{{ execution.id }} {% if %}" and data.plain == "plain value"
+    assert tag in data.tags and data.cfg_k == "{{ secret('DB') }}"
