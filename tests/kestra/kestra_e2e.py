@@ -106,3 +106,21 @@ def flow_cli(name: str, *args: str, server: Server, check: bool = True, env: Opt
     if check and proc.returncode != 0:
         raise AssertionError("kestra %s failed:\n%s\n%s" % (" ".join(args), proc.stdout[-3000:], proc.stderr[-3000:]))
     return proc
+
+
+def flow_file(server: Server, tmp_path, name: str, source: str):
+    """Write a test's own flow into pytest's tmp_path (skipping when the server's worker
+    cannot see this machine's files)."""
+    if not server.local:
+        pytest.skip("the flow lives in pytest's tmp_path, which this server's worker does not see")
+    path = tmp_path / (name + ".py")
+    path.write_text(source)
+    return path
+
+
+def run_flow_file(server: Server, path, *args: str) -> subprocess.CompletedProcess:
+    """``python <path> kestra run --wait <args>`` against the server; never raises."""
+    return subprocess.run([sys.executable, str(path), "--no-pylint", "kestra", "run", "--wait",
+                           "--worker-python=%s" % WORKER_PYTHON, *args], capture_output=True, text=True,
+                          env={**os.environ, **server.env()}, timeout=600)
+

@@ -2,7 +2,6 @@
 ``Deployer(...).kestra(...)``; and that the password never leaks anywhere we write."""
 import glob
 import os
-import sys
 import time
 
 import pytest
@@ -87,13 +86,7 @@ if __name__ == "__main__":
 
 
 def test_cli_wait_names_a_step_that_failed_inside_an_iteration(server, tmp_path):
-    if not server.local:
-        pytest.skip("the flow lives in pytest's tmp_path, which a real server's worker does not see")
-    flow = tmp_path / "fail_in_foreach.py"
-    flow.write_text(FAILING_FOREACH)
-    proc = fr.subprocess.run([sys.executable, str(flow), "--no-pylint", "kestra", "run", "--wait",
-                              "--worker-python=%s" % ke.WORKER_PYTHON], capture_output=True, text=True,
-                             env={**os.environ, **server.env()}, timeout=600)
+    proc = ke.run_flow_file(server, ke.flow_file(server, tmp_path, "fail_in_foreach", FAILING_FOREACH))
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "Step body failed" in out and "boom in iteration 1" in out, out[-3000:]
 
@@ -222,10 +215,7 @@ if __name__ == "__main__":
 def test_resume_reruns_only_the_failed_steps(server, tmp_path):
     from metaflow import Deployer
 
-    if not server.local:
-        pytest.skip("the flow lives in pytest's tmp_path, which a real server's worker does not see")
-    flow = tmp_path / "resumable.py"
-    flow.write_text(FLAKY_FLOW)
+    flow = ke.flow_file(server, tmp_path, "resumable", FLAKY_FLOW)
     marker = tmp_path / "marker"
     deployed = Deployer(str(flow), show_output=False, env=server.env()).kestra().create(worker_python=ke.WORKER_PYTHON)
     first = deployed.trigger()

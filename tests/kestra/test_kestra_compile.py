@@ -1,7 +1,6 @@
 """The compiled Kestra documents, without running tasks: every example is valid for the
 emulator's strict parser in both versions, compiling is deterministic, no user value
 becomes a template, and what Kestra cannot express fails with a clear error."""
-import json
 import os
 import sys
 

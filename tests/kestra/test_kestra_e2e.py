@@ -2,9 +2,6 @@
 emulator, or a real one when KESTRA_HOST is set), run, and checked with the Metaflow
 client: the run succeeds and its artifacts equal those of ``python flow.py run``, task by
 task. Plus the failure paths: a failing step, retries, catch, timeouts."""
-import os
-import sys
-
 import pytest
 
 import flowrunner as fr
@@ -140,16 +137,10 @@ if __name__ == "__main__":
 def test_template_text_in_every_user_value_arrives_verbatim(server, tmp_path):
     """Kestra renders a task's env twice (errata 5): parameter values, @environment values,
     tags, configs and docstrings full of Pebble syntax reach the step unchanged."""
-    if not server.local:
-        pytest.skip("the flow lives in pytest's tmp_path, which this server's worker does not see")
-    flow = tmp_path / "template_text.py"
-    flow.write_text(TEMPLATE_TEXT_FLOW.replace("%%", "%"))
     value = "{{ execution.id }} {% raw %}{{ x }}{% endraw %} {# c #} ${HOME} $(id) `id`"
     tag = "{{ secret('t') }}"
-    proc = fr.subprocess.run(
-        [sys.executable, str(flow), "--no-pylint", "kestra", "run", "--wait", "--tag", tag,
-         "--worker-python=%s" % ke.WORKER_PYTHON, "--run-param", "text=" + value],
-        capture_output=True, text=True, env={**os.environ, **server.env()}, timeout=600)
+    flow = ke.flow_file(server, tmp_path, "template_text", TEMPLATE_TEXT_FLOW.replace("%%", "%"))
+    proc = ke.run_flow_file(server, flow, "--tag", tag, "--run-param", "text=" + value)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     rid = next(w for w in (proc.stdout + proc.stderr).split() if w.startswith("TemplateTextFlow/kestra-"))
     run = fr.client_run("TemplateTextFlow", rid.split("/")[1])

@@ -116,7 +116,7 @@ def add_decospecs(plan: Plan, decospecs) -> Plan:
     """``--with`` given to the command: forwarded to every step, as ``run --with`` does."""
     if not decospecs:
         return plan
-    from ..plan.model import Foreach, Sequence, Split, StepTask, Switch
+    from ..plan.model import Foreach, Sequence, Split, StepTask
 
     def task(t: StepTask) -> StepTask:
         return replace(t, decospecs=tuple(t.decospecs) + tuple(decospecs))
