@@ -107,13 +107,14 @@ def test_event_webhook_maps_payload_to_parameters(server):
 
 TEMPLATE_TEXT_FLOW = '''
 import os
-from metaflow import Config, FlowSpec, Parameter, current, environment, step
+from metaflow import Config, FlowSpec, JSONType, Parameter, current, environment, step
 
 
 class TemplateTextFlow(FlowSpec):
     """Docstring {{ execution.id }} {%% raw %%}"""
     text = Parameter("text", default="x", help="{# help #} {{ inputs }}")
-    cfg = Config("cfg", default_value={"k": "{{ secret('DB') }}", "r": "{%% raw %%}"})
+    payload = Parameter("payload", type=JSONType, default='{"d": null}')
+    cfg = Config("cfg", default_value={"k": "{{ secret('DB') }}", "r": "{%% raw %%}", "n": None})
 
     @environment(vars={"TRICKY": "{{ execution.id }} {%% if %%}", "PLAIN": "plain value"})
     @step
@@ -122,6 +123,7 @@ class TemplateTextFlow(FlowSpec):
         self.plain = os.environ["PLAIN"]
         self.tags = sorted(current.tags)
         self.cfg_k = self.cfg["k"]
+        self.cfg_n = "n" in self.cfg and self.cfg["n"] is None
         self.next(self.end)
 
     @step
@@ -136,15 +138,19 @@ if __name__ == "__main__":
 
 def test_template_text_in_every_user_value_arrives_verbatim(server, tmp_path):
     """Kestra renders a task's env twice (errata 5): parameter values, @environment values,
-    tags, configs and docstrings full of Pebble syntax reach the step unchanged."""
+    tags, configs and docstrings full of Pebble syntax reach the step unchanged; and the
+    nulls of a JSON parameter and of a Config survive (Kestra's JSON drops null map entries)."""
     value = "{{ execution.id }} {% raw %}{{ x }}{% endraw %} {# c #} ${HOME} $(id) `id`"
     tag = "{{ secret('t') }}"
     flow = ke.flow_file(server, tmp_path, "template_text", TEMPLATE_TEXT_FLOW.replace("%%", "%"))
-    proc = ke.run_flow_file(server, flow, "--tag", tag, "--run-param", "text=" + value)
+    payload = '{"x": null, "y": [null, 1], "z": {"w": null}}'
+    proc = ke.run_flow_file(server, flow, "--tag", tag, "--run-param", "text=" + value, "--run-param",
+                            "payload=" + payload)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     rid = next(w for w in (proc.stdout + proc.stderr).split() if w.startswith("TemplateTextFlow/kestra-"))
     run = fr.client_run("TemplateTextFlow", rid.split("/")[1])
     data = run["start"].task.data
     assert data.text == value
     assert data.tricky == "{{ execution.id }} {% if %}" and data.plain == "plain value"
-    assert tag in data.tags and data.cfg_k == "{{ secret('DB') }}"
+    assert tag in data.tags and data.cfg_k == "{{ secret('DB') }}" and data.cfg_n is True
+    assert data.payload == {"x": None, "y": [None, 1], "z": {"w": None}}

@@ -10,13 +10,13 @@ import copy
 import random
 import shutil
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Callable, Dict, List, Optional
 
 from . import model as m
 from .durations import parse_duration
 from .flowables import FlowablesMixin
-from .pebble import PebbleError, Renderer, is_truthy, render_data, to_text
+from .pebble import PebbleError, Renderer, is_truthy, render_data, to_text, without_null_entries
 from .records import Execution, State, TaskRun, final_state, iso, now
 from .defaults import merge
 from .scope import Interrupt, Scope
@@ -88,10 +88,12 @@ class Runner(FlowablesMixin):
 
     def run_concurrently(self, jobs: List[Callable[[], str]], limit: int, fail_fast: bool = True,
                          stop: Optional[threading.Event] = None,
-                         on_fail: Optional[Callable[[], None]] = None) -> str:
+                         on_fail: Optional[Callable[[], None]] = None, detach: bool = False) -> str:
         """Run jobs with at most ``limit`` at once (0 = all); once one failed no new job starts
         (findTaskDependingFlowState returns no task after a failure with no retry left,
-        core/io/kestra/core/models/executions/Execution.java@v1.3.34) unless ``fail_fast`` is off."""
+        core/io/kestra/core/models/executions/Execution.java@v1.3.34) unless ``fail_fast`` is off.
+        ``detach``: the group's state is FAILED as soon as a job failed, without waiting for the jobs
+        still running, which go on and update their task runs later."""
         if not jobs:
             return "SUCCESS"
         # "Unlimited" is capped at MAX_THREADS per group so a huge fan-out cannot exhaust the host
@@ -109,6 +111,16 @@ class Runner(FlowablesMixin):
                     on_fail()
             return state
 
+        if detach:
+            pool = ThreadPoolExecutor(max_workers=workers)
+            futures = [pool.submit(guarded, job) for job in jobs]
+            pool.shutdown(wait=False)
+            done: List[Optional[str]] = []
+            for future in as_completed(futures):
+                done.append(future.result())
+                if done[-1] in ("FAILED", "KILLED") and fail_fast:
+                    return final_state(done)
+            return final_state(done)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             states = list(pool.map(guarded, jobs))
         return final_state(states)
@@ -230,10 +242,14 @@ class Runner(FlowablesMixin):
             if problem:
                 log("ERROR", problem)
                 return "FAILED", None
+            if self.version < 2 and task.get("taskRunner"):
+                # AbstractExecScript.commands logs the effective runner first (not for the legacy `runner`)
+                # (script/io/kestra/plugin/scripts/exec/AbstractExecScript.java@v1.3.31; gone in @v2.0.0).
+                log("DEBUG", "Using task runner '%s'" % m.PROCESS_RUNNER)
             workdir = new_workdir(self.workdir)
             try:
                 spec = build_spec(task, lambda v, extra=None: render_data(
-                    self.renderer, v, dict(ctx, **extra) if extra else ctx), workdir)
+                    self.renderer, v, dict(ctx, **extra) if extra else ctx), workdir, self.version)
                 return run_attempt(spec, log, timeout, lambda proc: self._register(proc, scope))
             finally:
                 # The working directory is deleted after the attempt (Worker: runContext.cleanup()).
@@ -342,7 +358,9 @@ class Runner(FlowablesMixin):
             if exe.flow.get("variables") is not None:
                 # Raw flow variables: never rendered (RunVariables `vars`; recursive rendering is off by
                 # default, core/io/kestra/core/runners/configuration/VariableConfiguration.java@v1.3.34/@v2.0.0).
-                ctx["vars"] = exe.flow["variables"]
+                # Stored as JSON by JacksonMapper (NON_NULL, map content included:
+                # serializers/JacksonMapper.java@v1.3.34/@v2.0.0): null map entries are gone.
+                ctx["vars"] = without_null_entries(exe.flow["variables"])
             if v2 and exe.loop_run is not None:
                 ctx["item"] = _item_vars(exe.loop_run)
         return ctx

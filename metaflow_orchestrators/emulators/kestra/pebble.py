@@ -223,10 +223,25 @@ def to_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return to_json(value)
     if isinstance(value, float) and value.is_integer():
         return repr(value)
     return str(value)
+
+
+def to_json(value: Any) -> str:
+    """JSON as Kestra's mapper writes it: map entries whose value is null are left out
+    (``setDefaultPropertyInclusion(NON_NULL)`` applies to map content too,
+    core/io/kestra/core/serializers/JacksonMapper.java@v1.3.34/@v2.0.0); list items stay."""
+    return json.dumps(without_null_entries(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def without_null_entries(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: without_null_entries(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_null_entries(v) for v in value]
+    return value
 
 
 class Renderer:
@@ -522,11 +537,11 @@ def _length(value: Any) -> int:
 _FILTERS: Dict[str, Callable[..., Any]] = {
     # Kestra filters (core/io/kestra/core/runners/pebble/Extension.java@v1.3.34/@v2.0.0 `getFilters`:
     # `json` only in 1.3) and a few Pebble core ones. toJson(null) = "null" (ToJsonFilter.java@v1.3.34).
-    "toJson": lambda v: json.dumps(v, separators=(",", ":"), ensure_ascii=False),
+    "toJson": to_json,
     "escapeChar": _escape_char,
     "base64encode": _base64encode,
     "base64decode": _base64decode,
-    "json": lambda v: json.dumps(v, separators=(",", ":"), ensure_ascii=False),
+    "json": to_json,
     "keys": lambda v: list(v.keys()),
     "values": lambda v: list(v.values()),
     "length": _length,

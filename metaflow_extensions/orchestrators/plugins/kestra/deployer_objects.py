@@ -119,8 +119,11 @@ def from_deployment(identifier: str, metadata: Optional[str], conn: dep.Connecti
         raise ValueError("no Kestra flow %s/%s" % (namespace, fid))
     labels = dep.flow_labels(flow)
     flow_name = labels.get(dep.LABEL_FLOW) or fid.split(".")[-1]
+    # The parameter types as the deployment declared them (vars.metaflow.init), else the inputs'.
+    declared = (((flow.get("variables") or {}).get("metaflow") or {}).get("init") or {}).get("params") or {}
     params = {i["id"]: {"python_var_name": i["id"].replace("-", "_"), "name": i["id"],
-                        "type": _PARAM_TYPES.get(i.get("type"), "str"), "description": i.get("description"),
+                        "type": _PARAM_TYPES.get(declared.get(i["id"]) or i.get("type"), "str"),
+                        "description": i.get("description"),
                         "is_required": bool(i.get("required")) and "defaults" not in i}
               for i in flow.get("inputs") or [] if i["id"] != "metaflow_event"}
     project_kwargs = _project_kwargs(labels.get(dep.LABEL_BRANCH))

@@ -93,11 +93,17 @@ class Profile:
         # An input with a default must be required, "since the default is always applied"
         # (InputValidator, 1.1 and later; 2.0 likewise).
         out["required"] = default is not None or param.required
-        if param.help:
-            out["description"] = param.help
+        description = " ".join(t for t in (param.help, "(JSON)" if param.type is ParamType.JSON else None) if t)
+        if description:
+            out["description"] = description
         return out
 
     def input_type(self, kind: ParamType) -> str:
+        # A JSON parameter is a STRING input holding the JSON text: Kestra writes JSON maps
+        # without their null entries (JacksonMapper NON_NULL), so a JSON input's nulls would
+        # never reach the step; text arrives whole and Metaflow parses it.
+        if kind is ParamType.JSON:
+            return "STRING"
         return self.bool_type if kind is ParamType.BOOL else kind.value
 
 

@@ -193,9 +193,10 @@ def _resolve(run: str, tail: Mapping[str, Any], path: Tuple[int, ...], rt: Runti
         chosen = rt.branches.get(key)
         if chosen is None:
             raise LaunchError("no branch reported for switch %s" % key)
-        if chosen not in tail["cases"]:
-            raise LaunchError("switch %s reported %r, not one of its exits %s" % (key, chosen, sorted(tail["cases"])))
-        case_tail = tail["cases"][chosen]
+        exits = tail.get("exits") or list(tail["cases"])
+        if chosen not in exits:
+            raise LaunchError("switch %s reported %r, not one of its exits %s" % (key, chosen, sorted(exits)))
+        case_tail = (tail.get("cases") or {}).get(chosen)
         if case_tail is not None:
             return _resolve(run, case_tail, path, rt)
     iteration = None
@@ -243,7 +244,8 @@ def _base_env(spec) -> Tuple[Dict[str, str], Dict[str, str], List[str]]:
     configs = spec.get("configs")
     if not configs:
         return env, {}, []
-    content = json.dumps({"user_configs": configs}, sort_keys=True)
+    values = {name: json.loads(v) if isinstance(v, str) else v for name, v in configs.items()}
+    content = json.dumps({"user_configs": values}, sort_keys=True)
     path = os.path.join(".", ".mfo-config-%s.json" % hashlib.sha1(content.encode()).hexdigest()[:12])
     env["METAFLOW_FLOW_CONFIG_VALUE"] = json.dumps({name: "kv." + name for name in sorted(configs)})
     return env, {path: content}, ["--local-config-file", path]

@@ -84,7 +84,8 @@ def flow_part(plan: Plan, deploy: DeployOptions) -> Dict[str, Any]:
         "tags": list(deploy.tags),
         "namespace": deploy.namespace,
         "env": env,
-        "configs": {name: json.loads(value) for name, value in plan.configs} or None,
+        # As JSON text: a config's nulls survive any JSON round trip of the spec.
+        "configs": dict(plan.configs) or None,
     })
 
 
@@ -137,7 +138,11 @@ def tail_to_dict(tail: Optional[Tail]) -> Optional[Dict[str, Any]]:
     if tail.recursive:
         out["recursive"] = True
     if tail.switch:
-        out["cases"] = {target: tail_to_dict(t) for target, t in tail.cases}
+        # Every exit by name, and the tails of those that have steps: a case that goes
+        # straight on has no entry (never a null, which JSON tooling may drop: Kestra's
+        # JacksonMapper writes maps with NON_NULL content).
+        out["exits"] = [target for target, _ in tail.cases]
+        out["cases"] = {target: tail_to_dict(t) for target, t in tail.cases if t is not None}
     return out
 
 
