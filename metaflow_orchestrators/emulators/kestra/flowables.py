@@ -61,8 +61,11 @@ class FlowablesMixin(LoopUntilMixin):
 
     def _parallel(self, task: Dict[str, Any], taskrun: TaskRun, scope: Scope) -> str:
         """All children start together, `concurrent` 0 = unlimited; after a failure no new child starts.
-        1.x: running siblings finish (core/io/kestra/plugin/core/flow/Parallel.java@v1.3.34 has no
-        onChildFailure). 2.x: `onChildFailure` FAIL (default) / CANCEL interrupts the still-running
+        1.x: the Parallel is FAILED as soon as a child failed with no retry left, running siblings
+        are not waited for (FlowableUtils.resolveState "first call" branch: hasFailedNoRetry ->
+        guessFinalState, core/io/kestra/core/runners/FlowableUtils.java@v1.3.31/@v1.3.34), so the
+        execution can end while they run; they finish on their own (Parallel.java@v1.3.34 has no
+        onChildFailure; seen on the real 1.3.31 engine). 2.x: `onChildFailure` FAIL (default) / CANCEL interrupts the still-running
         descendants, which end FAILED / CANCELLED; any other value means CONTINUE
         (core/io/kestra/plugin/core/flow/Parallel.java@v2.0.0, OnChildFailureInterface.java@v2.0.0
         `fromString` falls back to CONTINUE)."""
@@ -76,7 +79,8 @@ class FlowablesMixin(LoopUntilMixin):
                 inner = scope.child(scope.parent, retry=scope.retry, interrupts=scope.interrupts + (intr,))
                 on_fail = lambda: intr.fire("FAILED" if mode == "FAIL" else "CANCELLED")  # noqa: E731
         jobs = [lambda t=t: self.run_task(t, inner) for t in task["tasks"]]
-        state = self.run_concurrently(jobs, int(task.get("concurrent", 0)), on_fail=on_fail)
+        state = self.run_concurrently(jobs, int(task.get("concurrent", 0)), on_fail=on_fail,
+                                      detach=self.version < 2)
         return "FAILED" if state == "CANCELLED" else state
 
     def _foreach(self, task: Dict[str, Any], taskrun: TaskRun, scope: Scope) -> str:

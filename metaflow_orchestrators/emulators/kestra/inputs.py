@@ -29,16 +29,21 @@ def resolve_inputs(declared: List[Dict[str, Any]], submitted: Dict[str, Any],
             raw = inp.get("defaults")
             if isinstance(raw, str) and render_default is not None:
                 raw = render_default(raw)  # defaults may be Pebble (FlowInputOutput.resolveDefaultValue@v1.3.34/@v2.0.0)
+        # FlowInputOutput.readExecutionInputs throws at the first input (declaration order) that has an
+        # error, with InputOutputValidationException's messages
+        # (core/io/kestra/core/runners/FlowInputOutput.java@v1.3.31/@v2.0.0,
+        # core/io/kestra/core/exceptions/InputOutputValidationException.java@v1.3.31/@v2.0.0).
         if raw is None:
             if inp.get("required", True):
-                errors.append("Invalid input for `%s`, missing required input, but received `null`" % iid)
-            else:
-                values[iid] = None
+                errors.append("Missing required input:%s" % iid)
+                break
+            values[iid] = None
             continue
         try:
             values[iid] = _typed(inp, raw)
         except ValueError as exc:
-            errors.append("Invalid input for `%s`, %s, but received `%s`" % (iid, exc, raw))
+            errors.append("Invalid value for input `%s`. Cause: %s" % (iid, exc))
+            break
     if errors:
         raise InputError(errors)
     return values

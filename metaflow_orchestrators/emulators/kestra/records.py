@@ -204,6 +204,11 @@ class Execution:
             }
             if self.original_id is None:
                 del data["originalId"]
+            if not self.task_runs:
+                # Execution.newExecution leaves taskRunList null until the first task run and the
+                # API omits nulls (core/io/kestra/core/models/executions/Execution.java@v1.3.31/@v2.0.0,
+                # `jackson.serialization-inclusion: non_null`): no key, not [].
+                del data["taskRunList"]
             if self.parent_id is not None:
                 data["parentId"] = self.parent_id
             if self.loop_run is not None:

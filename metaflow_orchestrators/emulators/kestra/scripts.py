@@ -28,14 +28,18 @@ LogFn = Callable[[str, str], None]
 class ScriptSpec:
     """A rendered script task, ready to run."""
 
-    def __init__(self, argv: List[str], env: Dict[str, str], workdir: str, files: Dict[str, str]):
+    def __init__(self, argv: List[str], env: Dict[str, str], workdir: str, files: Dict[str, str],
+                 provided: Optional[List[int]] = None, version: int = 1):
         self.argv = argv
         self.env = env
         self.workdir = workdir
         self.files = files
+        # one "Provided N input(s)." TRACE line per FilesService.inputFiles call, in order
+        self.provided = provided or []
+        self.version = version
 
 
-def build_spec(task: Dict[str, Any], render: Callable[..., Any], workdir: str) -> ScriptSpec:
+def build_spec(task: Dict[str, Any], render: Callable[..., Any], workdir: str, version: int = 1) -> ScriptSpec:
     """Render the task's dynamic properties as Kestra does, and assemble the command line.
 
     ``render(value, extra_vars)`` renders once. What is rendered how often (Process runner):
@@ -59,6 +63,11 @@ def build_spec(task: Dict[str, Any], render: Callable[..., Any], workdir: str) -
         extra["outputDir"] = workdir
     before = [str(c) for c in render(task.get("beforeCommands") or [], extra)]
     files: Dict[str, str] = {}
+    # FilesService.inputFiles logs "Provided N input(s)." (TRACE) each time it runs
+    # (core/io/kestra/core/runners/FilesService.java@v1.3.31/@v2.0.0): CommandsWrapper.run calls it when
+    # `inputFiles` is set (script/.../runners/CommandsWrapper.java@v1.3.31/@v2.0.0); python `Script`
+    # calls it once more itself, first, even without `inputFiles` (plugin-script-python Script.java@v1.9.8).
+    provided: List[int] = []
     for _ in range(2 if ttype == m.PY_SCRIPT else 1):
         # each FilesService.inputFiles pass: transformInputFiles (renderMap: names and contents), then
         # the name once more for the file path
@@ -70,6 +79,7 @@ def build_spec(task: Dict[str, Any], render: Callable[..., Any], workdir: str) -
         if ttype == m.PY_SCRIPT:
             body = render(body, extra)  # second pass: the script is an input file of CommandsWrapper
             # plugin-scripts python.Script prepends these so rendered JSON literals parse (Script.java@v1.9.8).
+            provided = [len(files), len(files) + 1]
             files["script.py"] = "true = True\nfalse = False\nnull = None\n" + body
             commands = ["%s script.py" % _python()]
         else:
@@ -77,23 +87,28 @@ def build_spec(task: Dict[str, Any], render: Callable[..., Any], workdir: str) -
             commands = ["/bin/sh script.sh"]
     else:
         commands = [str(c) for c in render(task["commands"], extra)]
+    if ttype != m.PY_SCRIPT and task.get("inputFiles") is not None:
+        provided = [len(files)]
     interpreter = [str(x) for x in render(task.get("interpreter") or ["/bin/sh", "-c"], extra)]
-    if task.get("failFast", True) and interpreter[0].endswith("sh"):
-        # failFast (default true) prefixes `set -e` (CommandsWrapper.getExitOnErrorCommands@v1.3.34).
+    if task.get("failFast", True):
+        # failFast (default true) prefixes `set -e` whatever the interpreter (a `python3 -c` interpreter
+        # then fails on it: failFast: false is needed), only Windows targets get "" instead
+        # (CommandsWrapper.getExitOnErrorCommands@v1.3.34; AbstractExecScript.getExitOnErrorCommands@v1.3.31).
         before = ["set -e"] + before
     # ScriptService.scriptCommands: interpreter + one argument joining all lines with "\n".
     argv = interpreter + ["\n".join(before + commands)]
     env: Dict[str, str] = {}
-    if ttype in (m.PY_SCRIPT, m.PY_COMMANDS):
-        # plugin-scripts python tasks add these (python/Script.java@v1.9.8 `env.put`).
-        env.update({"PYTHONUNBUFFERED": "true", "PIP_ROOT_USER_ACTION": "ignore",
-                    "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     first = {_text(render(str(k))): _text(render(v)) for k, v in (task.get("env") or {}).items()}
     env.update({_text(render(k)): _text(render(v)) for k, v in first.items()})
+    if ttype in (m.PY_SCRIPT, m.PY_COMMANDS):
+        # plugin-scripts python tasks add these over the task's env (python/Script.java@v1.9.8
+        # `commands.addEnv(env)` after AbstractExecScript.commands `withEnv`).
+        env.update({"PYTHONUNBUFFERED": "true", "PIP_ROOT_USER_ACTION": "ignore",
+                    "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     env["WORKING_DIR"] = workdir
     if "outputDir" in extra:
         env["OUTPUT_DIR"] = workdir
-    return ScriptSpec(argv, env, workdir, files)
+    return ScriptSpec(argv, env, workdir, files, provided, version)
 
 
 def _input_files(raw: Any, render: Callable[..., Any], extra: Dict[str, Any]) -> Dict[str, str]:
@@ -207,25 +222,53 @@ def run_attempt(spec: ScriptSpec, log: LogFn, timeout: Optional[float],
                 register: Callable[[Optional[ProcessRun]], None]) -> Tuple[str, Dict[str, Any]]:
     """Run one attempt; returns (attempt state, task outputs `{vars, exitCode}`)."""
     run = ProcessRun(spec, log)
+    for count in spec.provided:
+        log("TRACE", "Provided %d input(s)." % count)
     try:
         run.start()
     except OSError as exc:
         log("ERROR", "Unable to start process: %s" % exc)
         return "FAILED", {"vars": {}, "exitCode": -1}
+    # The Process runner's own lines (core/io/kestra/plugin/core/runner/Process.java@v1.3.31/@v2.0.0 `run`).
+    log("DEBUG", "Starting command with pid %d [%s]" % (run.proc.pid, " ".join(spec.argv)))
     register(run)
     try:
         code = run.wait(timeout)
     finally:
         register(None)
-    outputs = {"vars": run.outputs, "exitCode": code}  # ScriptOutput: vars always present (kestra.md §3.2)
+    # ScriptOutput: vars always present (kestra.md §3.2); no output file is ever declared here.
+    outputs = {"vars": run.outputs, "exitCode": code, "outputFiles": {}}
+    # What the worker logs of a failed attempt: AbstractWorkerCallable.exceptionHandler
+    # `logger.error(e.getMessage(), e)` (worker/.../AbstractWorkerCallable.java@v1.3.31, .../processors/
+    # internals/AbstractWorkerCallable.java@v2.0.0): the message, the cause's message, then the stack
+    # trace at TRACE (1.x) / DEBUG (2.x), here only its first line.
+    stack = "TRACE" if spec.version < 2 else "DEBUG"
     if run.interrupted:
         return run.interrupted, outputs
     if run.killed:
         return "KILLED", outputs
     if run.timed_out:
-        log("ERROR", "Timeout after %ss" % timeout)
+        # Process.run catches the interruption (WARN), TimeoutExceededException formats the duration
+        # HH:mm:ss.SSS (core/.../exceptions/TimeoutExceededException.java@v1.3.31).
+        message = "Timeout after %s" % _hms(timeout or 0)
+        log("WARN", "Killing process %d for InterruptedException" % run.proc.pid)
+        log("ERROR", message)
+        log(stack, "io.kestra.core.exceptions.TimeoutExceededException: " + message)
         return "FAILED", outputs
+    # FilesService.outputFiles runs after the command either way (CommandsWrapper.run@v1.3.31/@v2.0.0).
     if code != 0:
+        failed = "io.kestra.core.models.tasks.runners.TaskException: Command failed with exit code %d" % code
+        log("TRACE", "Captured 0 output file(s).")
+        log("ERROR", failed)
         log("ERROR", "Command failed with exit code %d" % code)
+        log(stack, "io.kestra.core.models.tasks.RunnableTaskException: " + failed)
         return "FAILED", outputs
+    log("DEBUG", "Command succeed with exit code 0")
+    log("TRACE", "Captured 0 output file(s).")
     return "SUCCESS", outputs
+
+
+def _hms(seconds: float) -> str:
+    """DurationFormatUtils.formatDurationHMS: HH:mm:ss.SSS."""
+    millis = int(round(seconds * 1000))
+    return "%02d:%02d:%02d.%03d" % (millis // 3600000, millis // 60000 % 60, millis // 1000 % 60, millis % 1000)

@@ -31,10 +31,13 @@ def _labels(trigger: Dict[str, Any]) -> List[Dict[str, str]]:
     return [{"key": k, "value": str(v)} for k, v in label_items(trigger.get("labels"))]
 
 
-def _fire(engine: Engine, flow: Dict[str, Any], trigger: Dict[str, Any], variables: Dict[str, Any]) -> Optional[Execution]:
-    """Create an execution from a trigger; trigger `inputs` are rendered with `trigger.*` in scope."""
+def _fire(engine: Engine, flow: Dict[str, Any], trigger: Dict[str, Any], variables: Dict[str, Any],
+          ctx: Optional[Dict[str, Any]] = None) -> Optional[Execution]:
+    """Create an execution from a trigger; trigger `inputs` are rendered with `trigger.*` in scope
+    (or with ``ctx`` when given)."""
     renderer = Renderer(engine.version)
-    ctx = {"trigger": variables, "flow": {"id": flow["id"], "namespace": flow["namespace"]}}
+    if ctx is None:
+        ctx = {"trigger": variables, "flow": {"id": flow["id"], "namespace": flow["namespace"]}}
     try:
         inputs = render_data(renderer, trigger.get("inputs") or {}, ctx)
         info = {"id": trigger["id"], "type": trigger["type"], "variables": variables}
@@ -136,7 +139,8 @@ class FlowTriggers:
                 if trig.get("type") == m.FLOW_TRIGGER and not trig.get("disabled") and \
                         (flow["namespace"], flow["id"]) != (upstream.namespace, upstream.flow_id) and \
                         self.matches((flow["namespace"], flow["id"], trig["id"]), trig, upstream):
-                    _fire(self.engine, flow, trig, _upstream_vars(upstream))
+                    _fire(self.engine, flow, trig, _upstream_vars(upstream),
+                          None if self.engine.version >= 2 else _v1_flow_trigger_context(flow, upstream))
 
     def matches(self, key: Tuple[str, str, str], trig: Dict[str, Any], up: Execution) -> bool:
         if self.engine.version >= 2:
@@ -211,6 +215,26 @@ def _condition(cond: Dict[str, Any], up: Execution) -> bool:
         have = {lab["key"]: lab["value"] for lab in up.labels}
         return all(have.get(k) == str(v) for k, v in label_items(cond.get("labels")))
     return False
+
+
+def _v1_flow_trigger_context(flow: Dict[str, Any], up: Execution) -> Dict[str, Any]:
+    """1.x Flow trigger `inputs` render in runContextFactory.of(downstream flow, UPSTREAM execution):
+    `execution.*`, `inputs`, `labels` are the upstream's; `trigger` holds only `outputs`, and only
+    when the upstream has flow outputs, so `{{ trigger.executionId }}` fails to render and the
+    trigger is dropped with "Failed to trigger flow ..., invalid inputs"
+    (core/io/kestra/plugin/core/trigger/Flow.java@v1.3.31 `evaluate`,
+    executor/io/kestra/executor/FlowTriggerService.java@v1.3.31; seen on the real 1.3.31 engine)."""
+    ctx: Dict[str, Any] = {
+        "flow": {"id": flow["id"], "namespace": flow["namespace"], "revision": flow.get("revision")},
+        "execution": {"id": up.id, "startDate": iso(up.state.histories[0][1]), "state": up.state.current,
+                      "originalId": up.original_id or up.id},
+        "labels": {lab["key"]: lab["value"] for lab in up.labels},
+    }
+    if up.inputs:
+        ctx["inputs"] = up.inputs
+    if up.flow_outputs:
+        ctx["trigger"] = {"outputs": up.flow_outputs}
+    return ctx
 
 
 def _upstream_vars(up: Execution) -> Dict[str, Any]:

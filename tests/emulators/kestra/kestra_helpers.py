@@ -99,8 +99,15 @@ class Client:
         return r.json()
 
 
+def error_text(response: httpx.Response) -> str:
+    """An error body's message: 1.x Micronaut JsonError `message`, 2.x RFC 9457 `detail`."""
+    body = response.json()
+    return body.get("message") or body.get("detail") or ""
+
+
 def runs(exe: Dict[str, Any], task_id: str) -> List[Dict[str, Any]]:
-    return [t for t in exe["taskRunList"] if t["taskId"] == task_id]
+    # Kestra omits taskRunList (null) until the first task run is created.
+    return [t for t in exe.get("taskRunList") or [] if t["taskId"] == task_id]
 
 
 def one(exe: Dict[str, Any], task_id: str) -> Dict[str, Any]:
@@ -149,16 +156,23 @@ def tree(client: Client, exe: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 
 def tree_runs(client: Client, exe: Dict[str, Any], task_id: str) -> List[Dict[str, Any]]:
-    return [t for e in tree(client, exe) for t in e["taskRunList"] if t["taskId"] == task_id]
+    return [t for e in tree(client, exe) for t in e.get("taskRunList") or [] if t["taskId"] == task_id]
 
 
 def tree_messages(client: Client, exe: Dict[str, Any], task_id: Optional[str] = None) -> List[str]:
     return [m for e in tree(client, exe) for m in messages(client, e["id"], task_id)]
 
 
-def messages(client: Client, execution_id: str, task_id: Optional[str] = None) -> List[str]:
+USER_LEVELS = ("INFO", "WARN", "ERROR")
+
+
+def messages(client: Client, execution_id: str, task_id: Optional[str] = None,
+             levels: tuple = USER_LEVELS) -> List[str]:
+    """Log messages at INFO and above: what the task said. Kestra also stores its own DEBUG/TRACE
+    lines (task runner, pid, input/output file counts, stack traces), checked on their own in
+    test_kestra_scripts.py::test_process_runner_engine_lines; pass ``levels`` to see them."""
     params = {"taskId": task_id} if task_id else {}
-    return [e["message"] for e in client.logs(execution_id, **params)]
+    return [e["message"] for e in client.logs(execution_id, **params) if e.get("level") in levels]
 
 
 _REAL: Dict[str, Optional[str]] = {}
@@ -186,6 +200,7 @@ class LocalEmulator:
     def __init__(self, version: int, tmp_dir: str, auth: Optional[tuple] = None):
         user, pwd = auth if auth else (None, None)
         self.server = start(version=version, username=user, password=pwd, workdir=tmp_dir)
+        self.auth = auth  # the credentials the server enforces (None: open)
         self.client = Client(self.server.url, auth=auth)
         self.url = self.server.url
         self.engine = self.server.engine
@@ -203,6 +218,7 @@ class RealServer:
 
     def __init__(self, version: int, info: Dict[str, Optional[str]]):
         auth = (info["user"], info["password"]) if info.get("user") else None
+        self.auth = auth  # the real server's own credentials, whatever a module asked for
         self.url = str(info["url"]).rstrip("/")
         self.client = Client(self.url, auth=auth)
         r = self.client.http.get("/api/v1/configs")

@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from kestra_helpers import PROCESS, Client, Emulator, flow, messages, one, runs, state_of
+from kestra_helpers import PROCESS, Client, Emulator, error_text, flow, messages, one, runs, state_of
 
 AUTH = ("admin@example.com", "s3cret")
 
@@ -41,14 +41,15 @@ def test_configs_reports_version_and_is_open(emu):
 
 
 def test_basic_auth_enforced(emu):
+    # emu.auth, not AUTH: a real server has its own credentials (case fix: it used AUTH on the real engine).
     assert httpx.get(emu.url + "/api/v1/main/flows/conformance/nope").status_code == 401
-    assert httpx.get(emu.url + "/api/v1/main/flows/conformance/nope", auth=("admin@example.com", "bad")).status_code == 401
-    assert httpx.get(emu.url + "/api/v1/main/flows/conformance/nope", auth=AUTH).status_code == 404
+    assert httpx.get(emu.url + "/api/v1/main/flows/conformance/nope", auth=(emu.auth[0], "bad")).status_code == 401
+    assert httpx.get(emu.url + "/api/v1/main/flows/conformance/nope", auth=emu.auth).status_code == 404
 
 
 def test_both_path_forms(emu):
     emu.client.deploy_ok(flow("paths", HELLO))
-    short = Client(emu.url, auth=AUTH, prefix="/api/v1")
+    short = Client(emu.url, auth=emu.auth, prefix="/api/v1")  # the server's credentials (case fix, as above)
     try:
         assert short.http.get("/api/v1/flows/conformance/paths").status_code == 200
         exe = short.run("conformance", "paths")
@@ -133,9 +134,10 @@ def test_inputs_types_defaults_labels_variables(emu):
 def test_input_validation_errors(emu):
     emu.client.deploy_ok(flow("inputs_v", INPUTS % ("BOOL",)))
     missing = emu.client.trigger("conformance", "inputs_v", {})
-    assert missing.status_code == 422 and "`i`" in missing.json()["message"]
+    # Kestra's own wording (FlowInputOutput.java@v1.3.31/@v2.0.0; case fix: it expected "`i`").
+    assert missing.status_code == 422 and "Missing required input:i" in error_text(missing)
     bad_int = emu.client.trigger("conformance", "inputs_v", {"i": "1.5"})
-    assert bad_int.status_code == 422 and "integer" in bad_int.json()["message"]
+    assert bad_int.status_code == 422 and "integer" in error_text(bad_int)
     bad_json = emu.client.trigger("conformance", "inputs_v", {"i": "1", "j": "{nope"})
     assert bad_json.status_code == 422
 

@@ -375,7 +375,7 @@ tasks:
 
 
 def test_6_parallel_child_failure(both):
-    # 1.x: siblings run to completion (Parallel.java@v1.3.34). 2.x: onChildFailure defaults to FAIL:
+    # 1.x: siblings run to completion, not waited for (Parallel.java@v1.3.34). 2.x: onChildFailure defaults to FAIL:
     # still-running siblings are interrupted and end FAILED (Parallel.java@v2.0.0,
     # ExecutorService.interruptOnChildFailure@v2.0.0); CANCEL → CANCELLED; CONTINUE → they finish.
     started = time.monotonic()
@@ -388,7 +388,15 @@ def test_6_parallel_child_failure(both):
         exe = run(both, "par_continue", _parallel("\n    onChildFailure: CONTINUE"))
         assert state_of(exe, "slow") == "SUCCESS"
     else:
-        assert state_of(exe, "slow") == "SUCCESS"
+        # The Parallel (and the execution) end FAILED at once, the sibling still running
+        # (FlowableUtils.resolveState@v1.3.31 first-call branch); it finishes on its own later.
+        # Case fix: it expected the execution to wait for the sibling (seen on the real 1.3.31 engine).
+        assert time.monotonic() - started < 3 and state_of(exe, "slow") == "RUNNING"
+        deadline = time.monotonic() + 10
+        while state_of(exe, "slow") == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            exe = both.client.execution(exe["id"])
+        assert state_of(exe, "slow") == "SUCCESS" and exe["state"]["current"] == "FAILED"
         bad = both.client.deploy(flow("par_v1_opt", _parallel("\n    onChildFailure: FAIL")))
         assert bad.status_code == 422  # no such property in 1.3
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from kestra_helpers import PROCESS, Emulator, flow, messages, one, outputs_of, runs, state_of
+from kestra_helpers import PROCESS, Emulator, error_text, flow, messages, one, outputs_of, runs, state_of
 
 
 @pytest.fixture(scope="module", params=[1, 2])
@@ -36,12 +36,16 @@ tasks:
     beforeCommands:
       - export BEFORE=yes
     commands:
-      - echo "$GREETING $BEFORE $KESTRA_EMULATOR_TEST_INHERITED"
+      - echo "$GREETING $BEFORE $%s"
       - echo '::{"outputs":{"a":1,"b":"x"}}::'
       - echo '::{"outputs":{"b":"y","exec":"'$EXEC'"}}::'
       - pwd > where.txt; echo "::{\\"outputs\\":{\\"wd\\":\\"$(pwd)\\",\\"wdenv\\":\\"$WORKING_DIR\\"}}::"
-""" % PROCESS
-    exe = deploy_run(emu, "shell_basics", body)
+"""
+    # The worker's own environment is inherited (ProcessBuilder). The real engine runs in its own JVM,
+    # started before this module set KESTRA_EMULATOR_TEST_INHERITED: there the inherited variable is
+    # one its launcher gave it, KESTRA_USER (case fix: the emulator-only variable is not the worker's there).
+    inherited, value = ("KESTRA_USER", emu.auth[0]) if emu.real else ("KESTRA_EMULATOR_TEST_INHERITED", "from-worker")
+    exe = deploy_run(emu, "shell_basics", body % (PROCESS, inherited))
     assert exe["state"]["current"] == "SUCCESS"
     outputs = outputs_of(emu.client, exe, "sh")
     v = outputs["vars"]
@@ -52,7 +56,7 @@ tasks:
     if not emu.real:
         assert v["wd"].startswith(emu.engine.workdir)
     logs = messages(emu.client, exe["id"], "sh")
-    assert "hello yes from-worker" in logs  # env rendered, beforeCommands ran, worker env inherited
+    assert "hello yes " + value in logs  # env rendered, beforeCommands ran, worker env inherited
     assert not any(m.startswith("::{") for m in logs)  # output lines are not logs
 
 
@@ -88,12 +92,19 @@ tasks:
   - id: interp
     type: io.kestra.plugin.scripts.shell.Commands
     taskRunner: %s
-    interpreter: ["python3", "-c"]
+    interpreter: ["python3", "-c"]%s
     commands:
       - print('::{"outputs":{"lang":"python"}}::')
-""" % PROCESS
-    exe = deploy_run(emu, "interp", body)
+"""
+    # failFast (default true) puts `set -e` before the commands whatever the interpreter
+    # (AbstractExecScript.getExitOnErrorCommands@v1.3.31): python fails on it; failFast: false is the
+    # way to a non-shell interpreter (case fix: the real engine showed it; the emulator was fixed too).
+    exe = deploy_run(emu, "interp_failfast", body % (PROCESS, ""))
+    assert exe["state"]["current"] == "FAILED"
+    assert "NameError: name 'e' is not defined" in messages(emu.client, exe["id"], "interp")
+    exe = deploy_run(emu, "interp", body % (PROCESS, "\n    failFast: false"))
     assert exe["state"]["current"] == "SUCCESS", messages(emu.client, exe["id"])
+    assert outputs_of(emu.client, exe, "interp")["vars"] == {"lang": "python"}
 
 
 def test_nonzero_exit_fails_and_stops_the_sequence(emu):
@@ -357,9 +368,14 @@ tasks:
 """
     emu.client.deploy_ok(flow("validators", body))
     assert emu.client.trigger("conformance", "validators", {"code": "ABC", "n": "3"}).status_code == 200
+    # Kestra reports the first invalid input only (FlowInputOutput.readExecutionInputs@v1.3.31/@v2.0.0
+    # throws at the first one; case fix: it expected both in one message, as the emulator did).
     bad = emu.client.trigger("conformance", "validators", {"code": "abc", "n": "9"})
     assert bad.status_code == 422
-    assert "code" in bad.json()["message"] and "`n`" in bad.json()["message"]
+    assert "Invalid value for input `code`. Cause: it must match the pattern `[A-Z]{3}`" in error_text(bad)
+    assert "`n`" not in error_text(bad)
+    bad = emu.client.trigger("conformance", "validators", {"code": "ABC", "n": "9"})
+    assert bad.status_code == 422 and "Invalid value for input `n`" in error_text(bad)
 
 
 def test_fresh_working_dir_per_attempt_removed_after(emu):
@@ -425,3 +441,47 @@ tasks:
     exe = emu.client.run("conformance", "user_values", {"evil": "{{ execution.id }} $(touch pwned) '\\\""})
     assert exe["state"]["current"] == "SUCCESS", messages(emu.client, exe["id"])
     assert outputs_of(emu.client, exe, "echo_env")["vars"]["got"] == exe["id"] + " $(touch pwned) '\\\""
+
+def test_process_runner_engine_lines(emu):
+    # Kestra's own log lines around a Process-runner command, every level (found on the real engine):
+    # 1.x AbstractExecScript.commands "Using task runner" (gone in 2.0), FilesService.inputFiles/
+    # outputFiles TRACE counts, Process.run DEBUG pid + exit code, and on failure the worker's
+    # exceptionHandler lines, stack trace at TRACE (1.x) / DEBUG (2.x) (first line only here).
+    import re
+    body = """
+tasks:
+  - id: ok
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner: %s
+    inputFiles: {a.txt: hi}
+    commands: ["cat a.txt"]
+  - id: bad
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner: %s
+    commands: ["exit 3"]
+""" % (PROCESS, PROCESS)
+    exe = deploy_run(emu, "engine_lines", body)
+    assert exe["state"]["current"] == "FAILED"
+    everything = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
+
+    def lines(task_id):
+        return [(e["level"], re.sub(r"pid \d+", "pid N", e["message"]).split("\n\tat ")[0])
+                for e in emu.client.logs(exe["id"], taskId=task_id) if e.get("level") in everything]
+
+    using = [("DEBUG", "Using task runner 'io.kestra.plugin.core.runner.Process'")] if emu.version < 2 else []
+    stack = "TRACE" if emu.version < 2 else "DEBUG"
+    failed = "io.kestra.core.models.tasks.runners.TaskException: Command failed with exit code 3"
+    assert lines("ok") == using + [
+        ("TRACE", "Provided 1 input(s)."),
+        ("DEBUG", "Starting command with pid N [/bin/sh -c set -e\ncat a.txt]"),
+        ("INFO", "hi"),
+        ("DEBUG", "Command succeed with exit code 0"),
+        ("TRACE", "Captured 0 output file(s)."),
+    ]
+    assert lines("bad") == using + [
+        ("DEBUG", "Starting command with pid N [/bin/sh -c set -e\nexit 3]"),
+        ("TRACE", "Captured 0 output file(s)."),
+        ("ERROR", failed),
+        ("ERROR", "Command failed with exit code 3"),
+        (stack, "io.kestra.core.models.tasks.RunnableTaskException: " + failed),
+    ]
