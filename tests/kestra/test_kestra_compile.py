@@ -84,7 +84,8 @@ def test_versions_differ_where_kestra_does():
 
 def test_decorators_map_to_retry_timeout_and_attempt_counter():
     by_id = {t["id"]: t for t in tasks(compiled("decorators", 2))}
-    assert by_id["flaky"]["retry"] == {"type": "constant", "interval": "PT0S", "maxAttempts": 3}
+    # minutes_between_retries=0: the smallest interval Kestra 2.0 accepts (1 ms).
+    assert by_id["flaky"]["retry"] == {"type": "constant", "interval": "PT0.001S", "maxAttempts": 3}
     assert by_id["risky"]["retry"]["maxAttempts"] == 4  # @catch: Metaflow allows 3 fallback retries
     assert by_id["checked"]["timeout"] == "PT90S"
     assert "@resources: cpu=1.0, memory_mb=512" in by_id["checked"]["description"]

@@ -260,6 +260,14 @@ class FlowChecker:
             self.errors.append("%s.maxAttempts: must be greater than or equal to 1" % where)
         if retry["type"] == "exponential" and "maxInterval" not in retry:
             self.errors.append("%s.maxInterval: must not be null" % where)
+        if self.version >= 2:
+            # @DurationMin(millis = 1, message = "must be a positive duration") on every retry
+            # duration (tasks/retrys/AbstractRetry.java, Constant.java, Exponential.java,
+            # Random.java@v2.0.0); 1.3 has no lower bound (Constant.java@v1.3.34).
+            for name in ("interval", "maxInterval", "minInterval", "maxDuration"):
+                value = retry.get(name)
+                if isinstance(value, str) and _positive_ms(value) is False:
+                    self.errors.append("%s.%s: must be a positive duration" % (where, name))
 
     # ---- flow-wide rules -------------------------------------------------------------
     def _unique_task_ids(self, flow: Dict[str, Any]) -> None:
@@ -454,3 +462,11 @@ def iter_tasks(container: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
                 if isinstance(task, dict):
                     yield task
                     yield from iter_tasks(task)
+
+
+def _positive_ms(text: str):
+    """Whether an ISO-8601 duration is at least 1 ms (None when it does not parse)."""
+    try:
+        return parse_duration(text) >= 0.001
+    except Exception:
+        return None

@@ -334,7 +334,9 @@ def step_task(ctx: _Context, task: StepTask, where: Where, joined: Optional[Fore
     env.update((k, v) for k, v in task.environment if _plain(v))
     out = script_task(task.name, env, "--step %s" % task.name, description=step_description(ctx, task))
     if task.retry.total_retries:
-        out["retry"] = {"type": "constant", "interval": iso_seconds(int(task.retry.minutes_between * 60)),
+        # Kestra 2.0 wants a retry interval of at least 1 ms (retrys/Constant.java@v2.0.0).
+        seconds = int(task.retry.minutes_between * 60)
+        out["retry"] = {"type": "constant", "interval": iso_seconds(seconds) if seconds > 0 else "PT0.001S",
                         profile.max_attempts_key: task.retry.total_attempts}
     if task.timeout_seconds:
         # Metaflow enforces @timeout in the step itself; Kestra's per-attempt timeout is the backstop.
