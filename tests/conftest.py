@@ -84,7 +84,9 @@ def pytest_runtest_logreport(report):
         return  # no real server in this session: nothing to record
     key = (_target_label(param), example)
     if report.when == "call" or report.outcome != "passed":
-        if report.skipped:
+        if hasattr(report, "wasxfail"):
+            _outcomes[key] = "xfailed" if report.skipped else "xpassed"
+        elif report.skipped:
             _outcomes.setdefault(key, "skipped")
         else:
             _outcomes[key] = "passed" if report.passed else "failed"

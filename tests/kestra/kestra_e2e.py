@@ -124,3 +124,11 @@ def run_flow_file(server: Server, path, *args: str) -> subprocess.CompletedProce
                            "--worker-python=%s" % WORKER_PYTHON, *args], capture_output=True, text=True,
                           env={**os.environ, **server.env()}, timeout=600)
 
+
+def known_real_2x_defect(request, server: Server, what: str) -> None:
+    """Mark a test expected to fail on the embedded real Kestra 2.0.0 engine, for a defect
+    seen there and not yet explained (realservers/kestra/README.md, "Open problems"): the
+    test still runs and reports XPASS once it passes. Never applies elsewhere."""
+    if server.real and server.local and server.version >= 2:
+        request.node.add_marker(pytest.mark.xfail(reason="real Kestra 2.0.0 engine: " + what, strict=False))
+

@@ -85,7 +85,9 @@ if __name__ == "__main__":
 '''
 
 
-def test_cli_wait_names_a_step_that_failed_inside_an_iteration(server, tmp_path):
+def test_cli_wait_names_a_step_that_failed_inside_an_iteration(request, server, tmp_path):
+    ke.known_real_2x_defect(request, server, "a Loop iteration that FAILED does not fail the Loop: join and end "
+                                             "run and the execution ends SUCCESS")
     proc = ke.run_flow_file(server, ke.flow_file(server, tmp_path, "fail_in_foreach", FAILING_FOREACH))
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "Step body failed" in out and "boom in iteration 1" in out, out[-3000:]
@@ -212,7 +214,9 @@ if __name__ == "__main__":
 '''
 
 
-def test_resume_reruns_only_the_failed_steps(server, tmp_path):
+def test_resume_reruns_only_the_failed_steps(request, server, tmp_path):
+    ke.known_real_2x_defect(request, server, "after a restart the task run lists 2 attempts, not 3 (the user "
+                                             "code does run again as attempt 2)")
     from metaflow import Deployer
 
     flow = ke.flow_file(server, tmp_path, "resumable", FLAKY_FLOW)

@@ -26,7 +26,10 @@ def server(request):
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xdist_group(n)) for n in SHAPES])
-def test_example_runs_on_kestra_like_locally(server, name):
+def test_example_runs_on_kestra_like_locally(request, server, name):
+    if name == "decorators":
+        ke.known_real_2x_defect(request, server, "a retried task shows up as two task runs that each run every "
+                                                 "attempt, and the execution ends SUCCESS while `end` still runs")
     plan = fr.load_plan(name)
     execution = ke.run(server, name)
     assert execution["state"]["current"] == "SUCCESS", execution["state"]
