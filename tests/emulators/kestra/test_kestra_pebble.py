@@ -29,7 +29,9 @@ def render(r, template, ctx=CTX):
 def test_lookup_and_json_rendering(r):
     assert render(r, "{{ outputs.a.vars.name }}") == "x"
     assert render(r, "{{ outputs.a.vars.items }}") == "[1,2]"  # lists render as JSON
-    assert render(r, "{{ inputs.obj }}") == '{"k":[1,{"z":null}]}'
+    # A map printed as JSON loses its null entries, at any depth (JacksonMapper NON_NULL covers map
+    # content, serializers/JacksonMapper.java@v1.3.34/@v2.0.0; seen on the real 1.3.31 and 2.0.0 engines).
+    assert render(r, "{{ inputs.obj }}") == '{"k":[1,{}]}'
     assert render(r, "{{ inputs.flag }} {{ inputs.f }} {{ inputs.n }}") == "true 1.5 3"
     assert render(r, "plain text") == "plain text"
 
@@ -90,7 +92,7 @@ def test_tojson_fromjson(r):
 
 def test_json_only_in_1x():
     assert Renderer(1).render("{{ json('{\"a\":1}').a }}", CTX) == "1"
-    assert Renderer(1).render("{{ inputs.obj | json }}", CTX) == '{"k":[1,{"z":null}]}'
+    assert Renderer(1).render("{{ inputs.obj | json }}", CTX) == '{"k":[1,{}]}'
     with pytest.raises(PebbleError):
         Renderer(2).render("{{ json('{\"a\":1}').a }}", CTX)
     with pytest.raises(PebbleError):
