@@ -77,8 +77,8 @@ class Profile:
 
     def parallel_options(self) -> Dict[str, Any]:
         # 2.x Parallel interrupts the other branches when one fails (default FAIL,
-        # Parallel.java@v2.0.0); 1.x lets them finish. CONTINUE gives one behaviour on
-        # both versions, and keeps every branch that can succeed for a resume.
+        # Parallel.java@v2.0.0); 1.x has no such property and does not interrupt them.
+        # CONTINUE keeps that one behaviour, and every branch that can succeed for a resume.
         return {"onChildFailure": "CONTINUE"}
 
     def flow_trigger(self, trigger_id: str, upstream: List[Tuple[str, str]]) -> Dict[str, Any]:
