@@ -86,10 +86,15 @@ def _int(raw: Any) -> int:
         _fail("it must be an integer")
     if isinstance(raw, int):
         return raw
+    # Integer.valueOf(value.toString()): no decimals, no surrounding blanks; its NumberFormatException
+    # message is the cause (core/io/kestra/core/runners/FlowInputOutput.java@v1.3.31/@v2.0.0 `parseType`).
+    text = str(raw)
     try:
-        return int(str(raw).strip())  # Integer.valueOf: no decimals
+        if text != text.strip() or "_" in text:
+            raise ValueError(text)
+        return int(text)
     except ValueError:
-        _fail("it must be an integer")
+        _fail('For input string: "%s"' % text)
     return 0
 
 

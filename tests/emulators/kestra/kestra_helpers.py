@@ -30,6 +30,10 @@ class Client:
     def __init__(self, url: str, auth: Optional[tuple] = None, prefix: str = "/api/v1/main"):
         self.http = httpx.Client(base_url=url, auth=auth, timeout=30)
         self.prefix = prefix
+        # A real Kestra stores logs asynchronously (worker -> log queue -> repository/indexer): right
+        # after an execution ended its last lines may not be readable yet. `settle` re-reads until
+        # two reads agree (the emulator stores them synchronously).
+        self.settle = False
 
     def close(self) -> None:
         self.http.close()
@@ -94,9 +98,19 @@ class Client:
         return self.wait(r.json()["id"])
 
     def logs(self, execution_id: str, **params: Any) -> List[Dict[str, Any]]:
-        r = self.http.get("%s/logs/%s" % (self.prefix, execution_id), params=params)
-        assert r.status_code == 200, r.text
-        return r.json()
+        def read() -> List[Dict[str, Any]]:
+            r = self.http.get("%s/logs/%s" % (self.prefix, execution_id), params=params)
+            assert r.status_code == 200, r.text
+            return r.json()
+        entries = read()
+        deadline = time.monotonic() + 5
+        while self.settle and time.monotonic() < deadline:
+            time.sleep(0.3)
+            again = read()
+            if len(again) == len(entries) and (entries or time.monotonic() > deadline - 4):
+                return again
+            entries = again
+        return entries
 
 
 def error_text(response: httpx.Response) -> str:
@@ -221,6 +235,7 @@ class RealServer:
         self.auth = auth  # the real server's own credentials, whatever a module asked for
         self.url = str(info["url"]).rstrip("/")
         self.client = Client(self.url, auth=auth)
+        self.client.settle = True
         r = self.client.http.get("/api/v1/configs")
         assert r.status_code == 200, r.text
         self.server_version = r.json()["version"]

@@ -391,9 +391,11 @@ def test_6_parallel_child_failure(both):
         # The Parallel (and the execution) end FAILED at once, the sibling still running
         # (FlowableUtils.resolveState@v1.3.31 first-call branch); it finishes on its own later.
         # Case fix: it expected the execution to wait for the sibling (seen on the real 1.3.31 engine).
-        assert time.monotonic() - started < 3 and state_of(exe, "slow") == "RUNNING"
+        # Meanwhile the real engine shows the sibling FAILED (then its worker result replaces the task
+        # run); the emulator shows it RUNNING (docs/kestra-emulator.md, approximations).
+        assert time.monotonic() - started < 3 and state_of(exe, "slow") in ("RUNNING", "FAILED")
         deadline = time.monotonic() + 10
-        while state_of(exe, "slow") == "RUNNING" and time.monotonic() < deadline:
+        while state_of(exe, "slow") != "SUCCESS" and time.monotonic() < deadline:
             time.sleep(0.1)
             exe = both.client.execution(exe["id"])
         assert state_of(exe, "slow") == "SUCCESS" and exe["state"]["current"] == "FAILED"
