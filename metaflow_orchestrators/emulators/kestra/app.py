@@ -29,8 +29,23 @@ VERSIONS = {1: "1.3.0", 2: "2.0.0"}
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def error(status: int, message: str, details: Optional[List[str]] = None) -> JSONResponse:
-    """Kestra error body: `message` plus `_embedded.errors` for constraint violations."""
+_TITLES = {404: "Not Found", 409: "Conflict", 422: "Invalid entity"}
+
+
+def error(status: int, message: str, details: Optional[List[str]] = None, v2: bool = False,
+          path: str = "") -> JSONResponse:
+    """Kestra error body. 1.x Micronaut JsonError: `message` plus `_embedded.errors` for constraint
+    violations. 2.x RFC 9457 `application/problem+json`: `type`, `title`, `status`, `detail`,
+    `instance`, `errors[]` (the shape the published io.kestra:tests:2.0.0 `Problems` assertions
+    require and the real 2.0.0 engine's front answers; see realservers/kestra/README.md)."""
+    if v2:
+        title = _TITLES.get(status, "Error")
+        detail = message[len(title) + 2:] if message.startswith(title + ": ") else message
+        problem: Dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
+                                   "detail": detail, "instance": path}
+        if details:
+            problem["errors"] = [{"message": d} for d in details]
+        return JSONResponse(problem, status_code=status, media_type="application/problem+json")
     body: Dict[str, Any] = {"message": message, "_links": {"self": {"href": "", "templated": False}}}
     if details:
         body["_embedded"] = {"errors": [{"message": d} for d in details]}
@@ -48,6 +63,9 @@ class Api:
     @property
     def v2(self) -> bool:
         return self.engine.version >= 2
+
+    def error(self, request: Request, status: int, message: str, details: Optional[List[str]] = None) -> JSONResponse:
+        return error(status, message, details, self.v2, request.url.path)
 
     # ---- auth --------------------------------------------------------------------------
     def authorized(self, request: Request) -> bool:
@@ -74,15 +92,15 @@ class Api:
             try:
                 return await handler(request)
             except NotFound as exc:
-                return error(404, str(exc))
+                return self.error(request, 404, str(exc))
             except Conflict as exc:
-                return error(409, str(exc))
+                return self.error(request, 409, str(exc))
             except FlowValidationError as exc:
-                return error(422, "Invalid entity: " + "; ".join(exc.errors), exc.errors)
+                return self.error(request, 422, "Invalid entity: " + "; ".join(exc.errors), exc.errors)
             except InputError as exc:
-                return error(422, "Invalid entity: " + "; ".join(exc.errors), exc.errors)
+                return self.error(request, 422, "Invalid entity: " + "; ".join(exc.errors), exc.errors)
             except ValueError as exc:
-                return error(422, str(exc))
+                return self.error(request, 422, str(exc))
         return wrapped
 
     # ---- misc --------------------------------------------------------------------------
@@ -99,8 +117,11 @@ class Api:
         try:
             record = self.engine.create_flow(source)
         except Conflict as exc:
-            # Kestra reports an existing id as a constraint violation (kestra.md §12).
-            return error(422, "Invalid entity: " + str(exc), [str(exc)])
+            # 1.x reports an existing id as a constraint violation (kestra.md §12); 2.0 as a conflict
+            # (409, seen on the real 2.0.0 engine: FlowService.create).
+            if self.v2:
+                return self.error(request, 409, str(exc))
+            return self.error(request, 422, "Invalid entity: " + str(exc), [str(exc)])
         return JSONResponse(record.to_json(self.engine.version))
 
     async def update_flow(self, request: Request) -> Response:

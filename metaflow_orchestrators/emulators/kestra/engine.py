@@ -106,7 +106,7 @@ class Engine:
         renderer = Renderer(self.version)
         base = {"flow": {"id": flow_id, "namespace": namespace, "revision": record.revision}}
         inputs = resolve_inputs(flow.get("inputs") or [], submitted,
-                                lambda t: renderer.render(t, base))
+                                lambda t: renderer.render(t, base), self.version)
         # Execution labels = flow labels + request/trigger labels (source ExecutionController).
         merged = {k: str(v) for k, v in label_items(flow.get("labels"))}
         merged.update({lab["key"]: lab["value"] for lab in labels})

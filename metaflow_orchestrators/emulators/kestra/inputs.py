@@ -18,7 +18,7 @@ class InputError(Exception):
 
 
 def resolve_inputs(declared: List[Dict[str, Any]], submitted: Dict[str, Any],
-                   render_default: Optional[Any] = None) -> Dict[str, Any]:
+                   render_default: Optional[Any] = None, version: int = 1) -> Dict[str, Any]:
     """Typed values for every declared input; unknown submitted keys are ignored (as Kestra)."""
     values: Dict[str, Any] = {}
     errors: List[str] = []
@@ -40,7 +40,7 @@ def resolve_inputs(declared: List[Dict[str, Any]], submitted: Dict[str, Any],
             values[iid] = None
             continue
         try:
-            values[iid] = _typed(inp, raw)
+            values[iid] = _typed(inp, raw, version)
         except ValueError as exc:
             errors.append("Invalid value for input `%s`. Cause: %s" % (iid, exc))
             break
@@ -49,10 +49,10 @@ def resolve_inputs(declared: List[Dict[str, Any]], submitted: Dict[str, Any],
     return values
 
 
-def _typed(inp: Dict[str, Any], raw: Any) -> Any:
+def _typed(inp: Dict[str, Any], raw: Any, version: int = 1) -> Any:
     kind = inp["type"]
     if kind == "INT":
-        value = _int(raw)
+        value = _int(raw, version)
         _bounds(inp, value)
         return value
     if kind == "FLOAT":
@@ -81,7 +81,12 @@ def _typed(inp: Dict[str, Any], raw: Any) -> Any:
     return raw if not isinstance(raw, (int, float)) else str(raw)
 
 
-def _int(raw: Any) -> int:
+# The cause of a non-integer INT input: 1.x Integer.valueOf's NumberFormatException, 2.0 the
+# conversion service's message (seen on the real 1.3.31 / 2.0.0 engines).
+_INT_ERROR = {1: 'For input string: "%s"', 2: "Cannot convert value '%s' to Integer"}
+
+
+def _int(raw: Any, version: int = 1) -> int:
     if isinstance(raw, bool):
         _fail("it must be an integer")
     if isinstance(raw, int):
@@ -94,7 +99,7 @@ def _int(raw: Any) -> int:
             raise ValueError(text)
         return int(text)
     except ValueError:
-        _fail('For input string: "%s"' % text)
+        _fail(_INT_ERROR[2 if version >= 2 else 1] % text)
     return 0
 
 

@@ -106,9 +106,12 @@ class TaskRun:
             data["value"] = self.value
         if self.iteration is not None:
             data["iteration"] = self.iteration
-        # 2.x removed outputs from taskRunList (kestra.md §4, spec 2.0).
+        # 2.x removed outputs from taskRunList (kestra.md §4, spec 2.0), but the field stays, always
+        # serialized: `"outputs": null` (TaskRun.java@v2.0.0 `@JsonInclude(ALWAYS)`, seen on the real engine).
         if with_outputs and self.outputs is not None:
             data["outputs"] = self.outputs
+        elif not with_outputs:
+            data["outputs"] = None
         return data
 
 
@@ -221,7 +224,9 @@ class Execution:
                     data["loopRun"]["parents"] = run["parents"]
             if self.flow.get("variables"):
                 data["variables"] = self.flow["variables"]
-            if self.flow_outputs is not None:
+            if self.flow_outputs is not None and version < 2:
+                # 2.0 keeps flow outputs out of the execution body (Execution.java@v2.0.0 `outputs`
+                # "pre-2.0 compatibility layer", NON_EMPTY; absent on the real 2.0.0 engine).
                 data["outputs"] = self.flow_outputs
             if self.trigger is not None:
                 data["trigger"] = {"id": self.trigger["id"], "type": self.trigger["type"],

@@ -139,8 +139,7 @@ class FlowTriggers:
                 if trig.get("type") == m.FLOW_TRIGGER and not trig.get("disabled") and \
                         (flow["namespace"], flow["id"]) != (upstream.namespace, upstream.flow_id) and \
                         self.matches((flow["namespace"], flow["id"], trig["id"]), trig, upstream):
-                    _fire(self.engine, flow, trig, _upstream_vars(upstream),
-                          None if self.engine.version >= 2 else _v1_flow_trigger_context(flow, upstream))
+                    _fire(self.engine, flow, trig, _upstream_vars(upstream), _flow_trigger_context(flow, upstream))
 
     def matches(self, key: Tuple[str, str, str], trig: Dict[str, Any], up: Execution) -> bool:
         if self.engine.version >= 2:
@@ -180,7 +179,10 @@ class FlowTriggers:
         if trig.get("when") is None:
             return True
         try:
-            text = Renderer(self.engine.version).render(trig["when"], {"trigger": _upstream_vars(up)})
+            # rendered in the same upstream-execution context as the inputs (no `trigger.state` there:
+            # "Could not perform equals comparison" on the real 2.0.0 engine, ConditionService@v2.0.0)
+            text = Renderer(self.engine.version).render(trig["when"], _flow_trigger_context(
+                {"id": "", "namespace": ""}, up))
         except PebbleError:
             return False
         return text not in ("false", "0", "-0", "")
@@ -217,13 +219,13 @@ def _condition(cond: Dict[str, Any], up: Execution) -> bool:
     return False
 
 
-def _v1_flow_trigger_context(flow: Dict[str, Any], up: Execution) -> Dict[str, Any]:
-    """1.x Flow trigger `inputs` render in runContextFactory.of(downstream flow, UPSTREAM execution):
+def _flow_trigger_context(flow: Dict[str, Any], up: Execution) -> Dict[str, Any]:
+    """Flow trigger `inputs` render in runContextFactory.of(downstream flow, UPSTREAM execution):
     `execution.*`, `inputs`, `labels` are the upstream's; `trigger` holds only `outputs`, and only
-    when the upstream has flow outputs, so `{{ trigger.executionId }}` fails to render and the
-    trigger is dropped with "Failed to trigger flow ..., invalid inputs"
-    (core/io/kestra/plugin/core/trigger/Flow.java@v1.3.31 `evaluate`,
-    executor/io/kestra/executor/FlowTriggerService.java@v1.3.31; seen on the real 1.3.31 engine)."""
+    when the upstream has flow outputs, so `{{ trigger.executionId }}` fails to render: "Failed to
+    trigger flow ..., invalid inputs" (1.x drops the event, 2.0 records a FAILED execution without
+    inputs, which the emulator does not) (core/io/kestra/plugin/core/trigger/Flow.java@v1.3.31/@v2.0.0
+    `evaluate`, executor/.../FlowTriggerService.java@v1.3.31; seen on the real 1.3.31 and 2.0.0 engines)."""
     ctx: Dict[str, Any] = {
         "flow": {"id": flow["id"], "namespace": flow["namespace"], "revision": flow.get("revision")},
         "execution": {"id": up.id, "startDate": iso(up.state.histories[0][1]), "state": up.state.current,

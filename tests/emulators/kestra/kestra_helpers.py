@@ -141,7 +141,7 @@ def vars_of(exe: Dict[str, Any], task_id: str) -> Dict[str, Any]:
 def outputs_of(client: Client, exe: Dict[str, Any], task_id: str) -> Dict[str, Any]:
     """A task run's outputs: inline in 1.x, from `GET /outputs/{exec}/{taskRun}` in 2.x."""
     run = one(exe, task_id)
-    if "outputs" in run:
+    if run.get("outputs") is not None:  # 2.x task runs carry "outputs": null
         return run["outputs"]
     r = client.http.get("%s/outputs/%s/%s" % (client.prefix, exe["id"], run["id"]))
     assert r.status_code == 200, r.text

@@ -329,7 +329,15 @@ tasks:
     assert state_of(exe, "skipped") == "SKIPPED"
     assert runs(exe, "off") == []
     assert state_of(exe, "tolerated") == "SUCCESS"
-    assert len(one(exe, "flow_retry")["attempts"]) == 2  # flow-level retry applies (kestra.md §7)
+    if emu.real and emu.version >= 2:
+        # The real 2.0.0 engine's flow-level retry (execution FAILED -> RETRYING -> RUNNING) sometimes
+        # leaves a second task run for the retried task (seen on 2.0.0: a duplicate stuck in SUBMITTED
+        # beside the one that ran). Case fix: count the attempts over the task's runs there.
+        flow_runs = runs(exe, "flow_retry")
+        assert sum(len(r["attempts"]) for r in flow_runs) >= 2
+        assert "SUCCESS" in [r["state"]["current"] for r in flow_runs]
+    else:
+        assert len(one(exe, "flow_retry")["attempts"]) == 2  # flow-level retry applies (kestra.md §7)
 
 
 def test_run_if_render_error_fails(emu):
@@ -355,7 +363,12 @@ outputs:
 """
     exe = deploy_run(emu, "output_values", body)
     assert exe["state"]["current"] == "SUCCESS"
-    assert exe["outputs"] == {"final": "42"}
+    if emu.version >= 2:
+        # Not in the 2.0 execution body (Execution.java@v2.0.0 `outputs` is the pre-2.0 compatibility
+        # layer; case fix: it read them there on 2.x too, the real 2.0.0 engine has no such key).
+        assert "outputs" not in exe
+    else:
+        assert exe["outputs"] == {"final": "42"}
 
 
 def test_input_validators(emu):
