@@ -7,7 +7,7 @@ import contextlib
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 import pytest
@@ -28,7 +28,7 @@ class Server:
     url: str
     version: int
     user: Optional[str]
-    password: Optional[str]
+    password: Optional[str] = field(repr=False)  # pytest prints the fixture in failures
     real: bool = False
     # Its worker sees this machine's files (the emulators; the real engine started by
     # `--real-kestra`), so flows written to pytest's tmp_path can run there.
