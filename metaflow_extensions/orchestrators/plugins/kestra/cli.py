@@ -14,6 +14,7 @@ from metaflow.exception import MetaflowException
 
 from ..cli_common import engine_cli, group_options, plan_from_obj
 from ..plan import PlanError
+from ..plan.transforms import add_decospecs, with_branch
 from . import deployment as dep
 from .client import KestraError
 from .compiler import compile_flow, dump
@@ -103,8 +104,8 @@ def _conn(kw: Dict[str, Any]) -> dep.Connection:
 
 def _build(obj, kw: Dict[str, Any], version: int, conn: dep.Connection):
     """The compiled document, its Kestra flow id and the plan it came from."""
-    plan = dep.with_branch(plan_from_obj(obj, kw.get("tags") or ()), kw.get("branch"), kw.get("production"))
-    plan = dep.add_decospecs(plan, kw.get("decospecs"))
+    plan = with_branch(plan_from_obj(obj, kw.get("tags") or ()), kw.get("branch"), kw.get("production"))
+    plan = add_decospecs(plan, kw.get("decospecs"))
     fid = dep.deployment_name(plan, kw.get("name"))
     options = dep.deploy_options(obj, plan, kw.get("tags") or (), kw.get("user_namespace"))
     target = dep.target(plan, conn, fid, version, kw.get("max_workers") or 16, kw.get("workflow_timeout"),
@@ -181,7 +182,7 @@ def trigger_options(f):
 @click.pass_obj
 @_errors
 def trigger(obj, **kw):
-    plan = dep.with_branch(plan_from_obj(obj), kw.get("branch"), kw.get("production"))
+    plan = with_branch(plan_from_obj(obj), kw.get("branch"), kw.get("production"))
     _trigger(obj, _conn(kw), dep.deployment_name(plan, kw.get("name")), kw)
 
 
@@ -335,7 +336,7 @@ def status(obj, run_id, **kw):
 @click.pass_obj
 @_errors
 def list_runs(obj, limit, **kw):
-    plan = dep.with_branch(plan_from_obj(obj), kw.get("branch"), kw.get("production"))
+    plan = with_branch(plan_from_obj(obj), kw.get("branch"), kw.get("production"))
     conn = _conn(kw)
     with conn.client() as client:
         for execution in client.list_executions(conn.namespace, dep.deployment_name(plan, kw.get("name")), size=limit):

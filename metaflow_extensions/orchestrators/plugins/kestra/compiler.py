@@ -23,8 +23,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
-from ..plan import Capabilities, Foreach, Plan, PlanError, Split, StepTask, Switch, Tail, require_supported
+from ..plan import Capabilities, Foreach, Plan, PlanError, Split, StepTask, Switch, require_supported
 from ..plan.model import Sequence
+from ..plan.visit import BlockVisitor
+from ..plan.queries import first_step, input_switch_heads, recursive_input_heads, switch_heads_at_scope
 from ..runtime.spec import DeployOptions, flow_part, init_part, step_part
 from . import profiles
 from .naming import check_task_id, flow_id
@@ -204,22 +206,39 @@ def sequence_tasks(ctx: _Context, seq: Sequence, where: Where) -> List[Dict[str,
 
 
 def block_tasks(ctx: _Context, block, where: Where, joined: Optional[Foreach]) -> List[Dict[str, Any]]:
-    if isinstance(block, StepTask):
-        return [step_task(ctx, block, where, joined)]
-    if isinstance(block, Switch) and block.head.recursive:
-        return [loop_task(ctx, block, where, joined)] + switch_tasks(ctx, block, where)
-    head = step_task(ctx, block.head, where, joined)
-    if isinstance(block, Split):
-        return [head, split_task(ctx, block, where)]
-    if isinstance(block, Foreach):
-        return [head, foreach_task(ctx, block, where)]
-    return [head] + switch_tasks(ctx, block, where)
+    return _Blocks(ctx, where, joined).visit(block)
+
+
+class _Blocks(BlockVisitor[List[Dict[str, Any]]]):
+    """A block's tasks: its head step, then the flowable task holding what it starts."""
+
+    def __init__(self, ctx: _Context, where: Where, joined: Optional[Foreach]):
+        self.ctx, self.where, self.joined = ctx, where, joined
+
+    def head(self, block) -> Dict[str, Any]:
+        return step_task(self.ctx, block.head, self.where, self.joined)
+
+    def step(self, block: StepTask) -> List[Dict[str, Any]]:
+        return [step_task(self.ctx, block, self.where, self.joined)]
+
+    def split(self, block: Split) -> List[Dict[str, Any]]:
+        return [self.head(block), split_task(self.ctx, block, self.where)]
+
+    def foreach(self, block: Foreach) -> List[Dict[str, Any]]:
+        return [self.head(block), foreach_task(self.ctx, block, self.where)]
+
+    def switch(self, block: Switch) -> List[Dict[str, Any]]:
+        if block.head.recursive:
+            first = loop_task(self.ctx, block, self.where, self.joined)
+        else:
+            first = self.head(block)
+        return [first] + switch_tasks(self.ctx, block, self.where)
 
 
 def split_task(ctx: _Context, block: Split, where: Where) -> Dict[str, Any]:
     # Parallel starts all children at once; one Sequential per branch keeps its steps in order.
     inner = where.inside(profiles.PARALLEL).inside(profiles.SEQUENTIAL)
-    branches = [{"id": "mf-branch-%s-%s" % (block.head.name, _first_step(b)),
+    branches = [{"id": "mf-branch-%s-%s" % (block.head.name, first_step(b)),
                  "type": "io.kestra.plugin.core.flow.Sequential",
                  "tasks": sequence_tasks(ctx, b, inner)} for b in block.branches]
     task = {"id": "mf-split-%s" % block.head.name, "type": "io.kestra.plugin.core.flow.Parallel"}
@@ -306,11 +325,6 @@ def foreach_id(block: Foreach) -> str:
     return "mf-foreach-%s" % block.head.name
 
 
-def _first_step(seq: Sequence) -> str:
-    first = seq.blocks[0]
-    return first.name if isinstance(first, StepTask) else first.head.name
-
-
 # --- one step ---------------------------------------------------------------------------
 
 
@@ -363,15 +377,13 @@ def step_description(ctx: _Context, task: StepTask) -> str:
 def branch_expressions(ctx: _Context, task: StepTask, where: Where, joined: Optional[Foreach]) -> List[str]:
     """Expressions for the branch facts this task's ``--input-paths`` depend on: the switch
     steps on its input tails (at its own scope, or inside the foreach it joins)."""
-    heads: List[Tuple[str, bool]] = []  # (switch step, surely ran)
-    for tail in task.inputs.tails:
-        heads += _tail_heads(tail, True)
+    heads = input_switch_heads(task.inputs.tails)  # (switch step, surely ran)
     return _position_reports(ctx, heads, where, joined, task, "branches")
 
 
 def loop_expressions(ctx: _Context, task: StepTask, where: Where, joined: Optional[Foreach]) -> List[str]:
     """The final iteration of each recursive switch step on this task's input tails."""
-    heads = [(t.step, True) for t in _all_tails(task.inputs.tails) if t.recursive]
+    heads = [(step, True) for step in recursive_input_heads(task.inputs.tails)]
     return _position_reports(ctx, heads, where, joined, task, "loops")
 
 
@@ -386,40 +398,6 @@ def _position_reports(ctx: _Context, heads: List[Tuple[str, bool]], where: Where
         # Every iteration's reports, not just this one's: the join reads them all.
         return [profile.reports_of(head, key, False, where.around) for head, _ in heads]
     return [profile.reports_of(head, key, sure, where.around) for head, sure in heads]
-
-
-def _all_tails(tails) -> List[Tail]:
-    out: List[Tail] = []
-    for tail in tails:
-        if tail is None:
-            continue
-        out.append(tail)
-        out += _all_tails([t for _, t in tail.cases])
-    return out
-
-
-def _tail_heads(tail: Optional[Tail], sure: bool) -> List[Tuple[str, bool]]:
-    if tail is None or not tail.switch:
-        return []
-    heads = [(tail.step, sure)]
-    for _, case_tail in tail.cases:
-        heads += _tail_heads(case_tail, False)
-    return heads
-
-
-def switch_heads_at_scope(body: Sequence, recursive_only: bool = False) -> List[str]:
-    """Switch steps in a foreach body outside any nested foreach (the join's tails)."""
-    heads: List[str] = []
-    for block in body:
-        if isinstance(block, Switch):
-            if block.head.recursive or not recursive_only:
-                heads.append(block.head.name)
-            for case in block.cases:
-                heads += switch_heads_at_scope(case.body, recursive_only)
-        elif isinstance(block, Split):
-            for branch in block.branches:
-                heads += switch_heads_at_scope(branch, recursive_only)
-    return heads
 
 
 # --- triggers ---------------------------------------------------------------------------

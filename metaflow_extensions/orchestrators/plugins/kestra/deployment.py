@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ..plan import Plan
-from ..plan.model import Project
 from ..runtime import ids
 from ..runtime.spec import DeployOptions
 from .client import KestraClient
@@ -62,25 +61,6 @@ def connection(host=None, user=None, password=None, token=None, tenant=None, nam
     )
 
 
-def with_branch(plan: Plan, branch: Optional[str], production: bool) -> Plan:
-    """Apply ``--branch``/``--production`` given to the command (rather than before it):
-    the same naming rule as Metaflow's @project."""
-    if plan.project is None or (not branch and not production):
-        return plan
-    from metaflow.util import get_username
-
-    if production:
-        name = "prod" if not branch else "prod.%s" % branch
-    elif branch:
-        name = "test.%s" % branch
-    else:
-        name = "user.%s" % get_username()
-    proj = plan.project
-    project = Project(name=proj.name, branch=name, production=production,
-                      flow_name="%s.%s.%s" % (proj.name, name, plan.flow_name), raw_branch=branch)
-    return replace(plan, project=project)
-
-
 def deployment_name(plan: Plan, name: Optional[str]) -> str:
     """``--name``, else the project-aware name (``proj.branch.Flow``), else the class name."""
     if name:
@@ -110,30 +90,6 @@ def deploy_options(obj, plan: Plan, tags=(), namespace=None) -> DeployOptions:
         production=bool(proj and proj.production),
         owner=get_username(),
     )
-
-
-def add_decospecs(plan: Plan, decospecs) -> Plan:
-    """``--with`` given to the command: forwarded to every step, as ``run --with`` does."""
-    if not decospecs:
-        return plan
-    from ..plan.model import Foreach, Sequence, Split, StepTask
-
-    def task(t: StepTask) -> StepTask:
-        return replace(t, decospecs=tuple(t.decospecs) + tuple(decospecs))
-
-    def seq(s: Sequence) -> Sequence:
-        return Sequence(tuple(block(b) for b in s))
-
-    def block(b):
-        if isinstance(b, StepTask):
-            return task(b)
-        if isinstance(b, Split):
-            return replace(b, head=task(b.head), branches=tuple(seq(x) for x in b.branches))
-        if isinstance(b, Foreach):
-            return replace(b, head=task(b.head), body=seq(b.body))
-        return replace(b, head=task(b.head), cases=tuple(replace(c, body=seq(c.body)) for c in b.cases))
-
-    return replace(plan, root=seq(plan.root))
 
 
 def target(plan: Plan, conn: Connection, fid: str, version: int, max_workers: int = 16,

@@ -239,19 +239,13 @@ class Plan:
 
 def iter_blocks(seq: Sequence) -> Iterator[Block]:
     """Every block at every depth, each before the blocks nested in it (plan order)."""
-    for block in seq:
-        yield block
-        if isinstance(block, Split):
-            for branch in block.branches:
-                yield from iter_blocks(branch)
-        elif isinstance(block, Foreach):
-            yield from iter_blocks(block.body)
-        elif isinstance(block, Switch):
-            for case in block.cases:
-                yield from iter_blocks(case.body)
+    from .visit import walk
+
+    return walk(seq)
 
 
 def iter_steps(seq: Sequence) -> Iterator[StepTask]:
     """Every step exactly once, in plan (topological) order."""
-    for block in iter_blocks(seq):
-        yield block if isinstance(block, StepTask) else block.head
+    from .visit import head_of
+
+    return (head_of(block) for block in iter_blocks(seq))

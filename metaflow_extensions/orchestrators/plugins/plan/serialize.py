@@ -5,6 +5,8 @@ import dataclasses
 import enum
 from typing import Any
 
+from .visit import BlockVisitor
+
 
 def to_dict(value: Any) -> Any:
     """Dataclasses become ``{"_type": ClassName, field: ...}``; tuples become lists."""
@@ -27,21 +29,23 @@ def to_dict(value: Any) -> Any:
 def outline(seq) -> list:
     """A compact nested view of the tree, for reading and for asserting structure:
     ``["start", {"split": "start", "branches": [["a"], ["b"]]}, "join", "end"]``."""
-    from .model import Foreach, Split, StepTask, Switch
+    return [_Outline().visit(block) for block in seq]
 
-    out: list = []
-    for block in seq:
-        if isinstance(block, StepTask):
-            out.append(block.name + ("*" if block.recursive else ""))
-        elif isinstance(block, Split):
-            out.append({"split": block.head.name, "branches": [outline(b) for b in block.branches]})
-        elif isinstance(block, Foreach):
-            out.append({"foreach": block.head.name, "body": outline(block.body)})
-        elif isinstance(block, Switch):
-            name = block.head.name + ("*" if block.head.recursive else "")
-            cases = {"+".join(c.keys): (["<loop>"] if c.loops_back else outline(c.body)) for c in block.cases}
-            out.append({"switch": name, "cases": cases, "merge": block.merge})
-    return out
+
+class _Outline(BlockVisitor):
+    def step(self, block):
+        return block.name + ("*" if block.recursive else "")
+
+    def split(self, block):
+        return {"split": block.head.name, "branches": [outline(b) for b in block.branches]}
+
+    def foreach(self, block):
+        return {"foreach": block.head.name, "body": outline(block.body)}
+
+    def switch(self, block):
+        name = block.head.name + ("*" if block.head.recursive else "")
+        cases = {"+".join(c.keys): (["<loop>"] if c.loops_back else outline(c.body)) for c in block.cases}
+        return {"switch": name, "cases": cases, "merge": block.merge}
 
 
 def from_dict(data: Any) -> Any:
