@@ -1,22 +1,54 @@
-"""What every engine's ``DeployerImpl`` shares (Metaflow's contract, metaflow.md §10)."""
+"""What every engine's ``DeployerImpl`` shares (Metaflow's contract, metaflow.md §10),
+written once against the engine contract (``engine.Engine``). The ``DeployedFlow`` and
+``TriggeredRun`` objects are in ``deployer_objects``: Metaflow's deployer classes import the
+plugin registry, which imports this module, so they are imported late."""
+from __future__ import annotations
+
 import keyword
 import re
 from typing import Any, Dict, Optional
 
 from metaflow.runner.deployer_impl import DeployerImpl
 
+from .engine import Engine
+
 
 class EngineDeployer(DeployerImpl):
     """``deployer_kwargs`` is a read-only property in Metaflow: store ``_deployer_kwargs``
-    before the base initialiser runs."""
+    before the base initialiser runs. Secrets given as keyword arguments travel to the
+    subprocesses as environment variables (``SECRET_OPTIONS``), never on a command line or
+    in an attribute file."""
+
+    ENGINE: Engine
+    SECRET_OPTIONS: Dict[str, str] = {}  # keyword -> environment variable
+    CONNECTION_OPTIONS: tuple = ()  # keywords that belong to the deployment when given to create()
 
     def __init__(self, deployer_kwargs: Dict[str, Any], **kwargs):
-        self._deployer_kwargs = deployer_kwargs
+        secrets = self._pop_secrets(deployer_kwargs)
+        self._deployer_kwargs = {k: v for k, v in deployer_kwargs.items() if v is not None}
         super().__init__(**kwargs)
+        self.env_vars.update(secrets)
 
     @property
     def deployer_kwargs(self) -> Dict[str, Any]:
         return self._deployer_kwargs
+
+    def _pop_secrets(self, kwargs: Dict[str, Any]) -> Dict[str, str]:
+        return {env: str(kwargs.pop(key)) for key, env in self.SECRET_OPTIONS.items() if kwargs.get(key) is not None}
+
+    def create(self, **kwargs):
+        self.env_vars.update(self._pop_secrets(kwargs))
+        # Connection options given to create() (as the orchestrator kit does) belong to
+        # the deployment: later trigger/status calls must reach the same server.
+        for key in self.CONNECTION_OPTIONS:
+            if kwargs.get(key) is not None:
+                self._deployer_kwargs[key] = kwargs.pop(key)
+        return self._create(self.deployed_flow_type(), **kwargs)
+
+    def from_deployment(self, identifier: str, metadata: Optional[str] = None):
+        from .deployer_objects import connection_of
+
+        return self.deployed_flow_type().rebuild(identifier, metadata, connection_of(self, self.ENGINE))
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

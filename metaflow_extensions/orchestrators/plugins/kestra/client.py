@@ -17,10 +17,23 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from typing import Any, Callable, Dict, List, Optional, Tuple
+from urllib.parse import quote
 
 import httpx
+
+from ..rest import (
+    EngineAuthError,
+    EngineConflict,
+    EngineConnectionError,
+    EngineError,
+    EngineInvalid,
+    EngineNotFound,
+    EngineTimeout,
+    RestClient,
+
+    split_userinfo,
+)
 
 __all__ = [
     "KestraError", "KestraConnectionError", "KestraAuthError", "KestraNotFound", "KestraInvalid",
@@ -36,51 +49,26 @@ LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 _CREDENTIALS_HINT = ("check KESTRA_USER/KESTRA_PASSWORD (or --kestra-user/--kestra-password), "
                      "or KESTRA_TOKEN for a Kestra Enterprise API token")
 _HOST_HINT = "is it running? Set --kestra-host or KESTRA_HOST"
-_MAX_DETAIL = 500
 # How long `wait` tolerates a 404 for a just-created execution: Kestra stores executions
 # asynchronously (queue -> repository), so a GET right after the trigger may not find it yet.
 _NOT_FOUND_GRACE = 10.0
 
 
-class KestraError(Exception):
-    """A failed Kestra call, as one user-facing line (never contains credentials)."""
-
-
-class KestraConnectionError(KestraError):
-    """Kestra could not be reached at all (refused, DNS, timeout...)."""
-
-
-class KestraAuthError(KestraError):
-    """401/403: missing or wrong credentials."""
-
-
-class KestraNotFound(KestraError):
-    """404: unknown flow, execution, webhook key..."""
-
-
-class KestraInvalid(KestraError):
-    """400/422: Kestra rejected what we sent (invalid flow, inputs...).
-
-    ``messages`` keeps Kestra's individual messages (``validate_flow`` returns them)."""
-
-    def __init__(self, message: str, messages: Sequence[str] = ()):
-        super().__init__(message)
-        self.messages = [m for m in messages if m]
-
-
-class KestraConflict(KestraError):
-    """409: the request conflicts with the current state (kill of an ended execution...)."""
-
-
-class KestraTimeout(KestraError):
-    """`KestraClient.wait` gave up before the execution ended (it keeps running on Kestra)."""
+# Kestra's names for the shared error tree (``..rest``): the status code travels in ``.status``.
+KestraError = EngineError
+KestraConnectionError = EngineConnectionError
+KestraAuthError = EngineAuthError
+KestraNotFound = EngineNotFound
+KestraInvalid = EngineInvalid
+KestraConflict = EngineConflict
+KestraTimeout = EngineTimeout
 
 
 Version = Tuple[int, int, int]
 OnUpdate = Callable[[Dict[str, Any]], None]
 
 
-class KestraClient:
+class KestraClient(RestClient):
     """Kestra REST API client for 1.x and 2.x servers (OSS, or Enterprise with ``token``/``tenant``).
 
     ``tenant``: ``None`` = automatic (``main`` from 0.23 on, no tenant segment before);
@@ -88,42 +76,30 @@ class KestraClient:
     ``transport``: an optional httpx transport, e.g. ``httpx.MockTransport`` in tests.
     """
 
+    ENGINE = "Kestra"
+    HOST_HINT = _HOST_HINT
+    CREDENTIALS_HINT = _CREDENTIALS_HINT
+
     def __init__(self, host: str, username: Optional[str] = None, password: Optional[str] = None,
                  token: Optional[str] = None, tenant: Optional[str] = None, timeout: float = 30.0,
                  retries: int = 3, transport: Optional[httpx.BaseTransport] = None):
-        host, url_user, url_password = _split_userinfo(host.strip().rstrip("/"))
-        if not re.match(r"^https?://", host):
-            shown = host.rpartition("@")[2]  # never echo a user:password@ prefix
-            raise KestraError("invalid Kestra host %r: expected http(s)://host[:port]; %s"
-                              % (shown, "set --kestra-host or KESTRA_HOST"))
-        self.host = host
-        self.retries = max(int(retries), 0)
+        host, url_user, url_password = split_userinfo(host.strip().rstrip("/"))
         self._tenant = tenant
         self._version: Optional[Version] = None
         username = username if username is not None else url_user
         password = password if password is not None else url_password
-        self._secrets = [s for s in (password, token) if s]
-        self._has_credentials = bool(username or password or token)
-        headers = {"Accept": "application/json"}
+        headers: Dict[str, str] = {}
         auth: Optional[httpx.Auth] = None
         if token:
             headers["Authorization"] = "Bearer %s" % token
         elif username is not None or password is not None:
             auth = httpx.BasicAuth(username or "", password or "")
+        described = "token" if token else ("user %r" % username if username else "no credentials")
+        if described == "no credentials" and password:
+            described = "a password"
         # No session-wide Content-Type: each request sets its own (x-yaml, multipart, JSON).
-        self._http = httpx.Client(base_url=host, headers=headers, auth=auth, timeout=timeout,
-                                  transport=transport, follow_redirects=False)
-        self._auth_desc = "token" if token else ("user %r" % username if username else "no credentials")
-
-    # ---- lifecycle -------------------------------------------------------------------------
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> "KestraClient":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+        super().__init__(host, headers=headers, auth=auth, secrets=(password, token), auth_desc=described,
+                         timeout=timeout, retries=retries, transport=transport)
 
     def __repr__(self) -> str:
         # Never show the password or token: repr() ends up in logs and tracebacks.
@@ -423,79 +399,8 @@ class KestraClient:
         parts = ["ui"] + ([tenant] if tenant else []) + ["executions", namespace, flow_id, execution_id]
         return self.host + "/" + "/".join(quote(p, safe="") for p in parts)
 
-    # ---- transport, retries, errors ------------------------------------------------------------
-    def _send(self, method: str, path: str, subject: str, **kwargs: Any) -> httpx.Response:
-        """Send one request and return the 2xx response, or raise a KestraError.
-
-        Retry policy (kept simple): only GET is retried, up to ``retries`` times with a
-        0.2 s, 0.4 s, 0.8 s... backoff, on transport errors and 5xx answers. GETs are
-        idempotent; a POST/PUT/DELETE is sent once, because e.g. a retried trigger could start
-        the flow twice after the server already acted on it."""
-        attempts = 1 + (self.retries if method == "GET" else 0)
-        for attempt in range(attempts):
-            last_try = attempt == attempts - 1
-            try:
-                response = self._http.request(method, path, **kwargs)
-            except httpx.TransportError as exc:
-                if last_try:
-                    raise KestraConnectionError(self._scrub(self._connection_message(exc))) from None
-            else:
-                if response.status_code < 500 or last_try:
-                    return self._check(response, subject)
-            time.sleep(0.2 * (2 ** attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _check(self, response: httpx.Response, subject: str) -> httpx.Response:
-        """Map a non-2xx answer to the matching KestraError subclass."""
-        code = response.status_code
-        if code < 300:
-            return response
-        messages = _error_messages(response)
-        detail = self._scrub(_one_line("; ".join(messages)))
-        suffix = (": " + detail) if detail else ""
-        if code == 401:
-            problem = ("refused the credentials (401, %s)" % self._auth_desc if self._has_credentials
-                       else "requires authentication (401)")
-            raise KestraAuthError("Kestra at %s %s; %s" % (self.host, problem, _CREDENTIALS_HINT))
-        if code == 403:
-            raise KestraAuthError("Kestra at %s denied access to %s (403, %s); %s"
-                                  % (self.host, subject, self._auth_desc, _CREDENTIALS_HINT))
-        if code == 404:
-            raise KestraNotFound("%s was not found on Kestra (404)%s" % (_capitalize(subject), suffix))
-        if code in (400, 422):
-            raise KestraInvalid("Kestra rejected %s (%s)%s" % (subject, code, suffix),
-                                [self._scrub(_one_line(m)) for m in messages])
-        if code == 409:
-            raise KestraConflict("Kestra refused the request on %s (409 conflict)%s" % (subject, suffix))
-        if code >= 500:
-            raise KestraError("Kestra failed on %s (%s %s)%s"
-                              % (subject, code, response.reason_phrase or "server error", suffix))
-        if code < 400:
-            location = response.headers.get("location", "")
-            raise KestraError("unexpected redirect from Kestra on %s (%s to %s); is %s the Kestra base URL? %s"
-                              % (subject, code, _one_line(location, 120) or "?", self.host,
-                                 "Set --kestra-host or KESTRA_HOST"))
-        raise KestraError("unexpected answer from Kestra on %s (%s)%s" % (subject, code, suffix))
-
-    def _connection_message(self, exc: httpx.TransportError) -> str:
-        return "cannot reach Kestra at %s (%s); %s" % (self.host, _transport_reason(exc), _HOST_HINT)
-
-    def _scrub(self, text: str) -> str:
-        """Belt and braces: a message must never echo a password or token back."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
-    def _json(self, response: httpx.Response) -> Any:
-        """Parse a JSON body whatever its Content-Type (2.x kill answers ``text/json``)."""
-        if not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            raise KestraError("Kestra at %s answered %s %s with a non-JSON body: %s"
-                              % (self.host, response.request.method, response.request.url.path,
-                                 self._scrub(_one_line(response.text, 120)))) from None
+    def error_messages(self, response: httpx.Response) -> List[str]:
+        return _error_messages(response)
 
 
 _YAML = {"Content-Type": "application/x-yaml"}
@@ -513,16 +418,6 @@ def encode_input(value: Any) -> str:
 
 def _flow_name(namespace: str, flow_id: str) -> str:
     return "the flow %s.%s" % (namespace, flow_id)
-
-
-def _capitalize(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _one_line(text: str, limit: int = _MAX_DETAIL) -> str:
-    """Collapse whitespace so messages stay on one line; truncate very long server answers."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def _error_messages(response: httpx.Response) -> List[str]:
@@ -546,33 +441,6 @@ def _error_messages(response: httpx.Response) -> List[str]:
         if text and not any(str(text) in m for m in messages):
             messages.append(str(text))
     return messages
-
-
-def _transport_reason(exc: httpx.TransportError) -> str:
-    """A short reason for a transport failure: refused, host not found, timed out..."""
-    text = str(exc)
-    lowered = text.lower()
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    if "refused" in lowered:
-        return "connection refused"
-    if any(s in lowered for s in ("name or service not known", "nodename nor servname", "getaddrinfo",
-                                  "name resolution", "no address associated")):
-        return "host not found"
-    if "ssl" in lowered or "certificate" in lowered:
-        return "TLS error: " + _one_line(text, 160)
-    return _one_line(text, 160) or type(exc).__name__
-
-
-def _split_userinfo(host: str) -> Tuple[str, Optional[str], Optional[str]]:
-    """Take ``user:pass@`` out of the host URL, so it is neither displayed nor sent twice."""
-    parts = urlsplit(host)
-    if "@" not in parts.netloc:
-        return host, None, None
-    userinfo, _, netloc = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
-    return (urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)),
-            unquote(user) or None, unquote(password) if password else None)
 
 
 def _current_state(execution: Optional[Dict[str, Any]]) -> str:

@@ -1,0 +1,203 @@
+"""The engine contract: what the shared CLI commands and Deployer objects need from a back end.
+
+Each engine folder implements one :class:`Engine` (its options, how it compiles and
+deploys a plan, how it starts, follows, lists and stops runs); everything users type
+(`create`, `trigger`, `run --wait`, `status`, `list-runs`, `terminate`, `logs`) and the
+Deployer objects are written once, against this class, in ``cli_common`` and
+``deployer_common``. A third engine is one new folder implementing it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from .plan import Capabilities, Plan
+from .runtime import ids
+
+# (label, state) of one step task of a run: "train [2]: RUNNING"
+StepState = Tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What ``create`` did: the deployment id (``DeployedFlow.name``), where it went (for
+    the user), and what the Deployer's attribute file records about it."""
+
+    name: str
+    flow_name: str
+    where: str
+    info: Dict[str, Any] = field(default_factory=dict)
+    notes: Tuple[Tuple[str, Optional[str]], ...] = ()  # (message, colour) printed after deploying
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str  # the Metaflow run id (<engine>-<engine run id>)
+    status: str  # PENDING / RUNNING / SUCCEEDED / FAILED / ABORTED
+    started: str = ""
+
+
+@dataclass(frozen=True)
+class Failure:
+    step: str
+    lines: Tuple[str, ...]
+
+
+class Engine:
+    """One orchestrator back end. ``name`` is the CLI group, the run id prefix and the
+    Deployer TYPE; ``title`` is how messages call it."""
+
+    name = "engine"
+    title = "Engine"
+    run_noun = "run"  # what the engine calls one run of a flow ("execution", "job")
+    capabilities: Capabilities
+
+    # ---- options (click decorators) ------------------------------------------------------
+    def connection_options(self) -> List[Callable]:
+        """Host and credentials, also accepted on the group (the Deployer puts them there)."""
+        raise NotImplementedError
+
+    def name_option(self) -> Callable:
+        raise NotImplementedError
+
+    def deploy_options(self) -> List[Callable]:
+        """Options of ``create``/``run``/``compile`` beyond the shared ones."""
+        return []
+
+    def create_options(self) -> List[Callable]:
+        """Options only ``create``/``run`` have (they reach a server)."""
+        return []
+
+    def compile_options(self) -> List[Callable]:
+        """Options only ``compile`` has (it reaches no server)."""
+        return []
+
+    # ---- connection -------------------------------------------------------------------------
+    def connection(self, kw: Mapping[str, Any]):
+        """Options first, then the environment, then the Metaflow config. The object has
+        ``client()`` and is never serialised (it may hold credentials)."""
+        raise NotImplementedError
+
+    def connection_from(self, kwargs: Mapping[str, Any], env: Mapping[str, str]):
+        """The Deployer's server: its keyword arguments, else the environment it gives its
+        subprocesses (where credentials handed to the Deployer went)."""
+        raise NotImplementedError
+
+    def deployer_connection_kwargs(self, conn, namespace: Optional[str] = None) -> Dict[str, Any]:
+        """Deployer keyword arguments that reach ``conn`` again (``from_deployment``)."""
+        raise NotImplementedError
+
+    # ---- deployments ------------------------------------------------------------------------
+    def deployment_name(self, plan: Plan, name: Optional[str]) -> str:
+        raise NotImplementedError
+
+    def compile_text(self, obj, plan: Plan, kw: Mapping[str, Any]) -> str:
+        """The engine document for ``plan`` as text, without a server."""
+        raise NotImplementedError
+
+    def deploy(self, obj, plan: Plan, kw: Mapping[str, Any], client, conn) -> Deployed:
+        """Compile for the server ``client`` talks to and create or update the deployment."""
+        raise NotImplementedError
+
+    def delete(self, client, conn, name: str) -> None:
+        raise NotImplementedError
+
+    def list_deployments(self, client, conn, flow_name: Optional[str]) -> List[str]:
+        """Deployment ids of Metaflow flows (optionally of one flow) on the server."""
+        raise NotImplementedError
+
+    def describe_deployment(self, client, conn, identifier: str) -> "DeploymentFacts":
+        """What ``from_deployment`` needs, read back from the engine."""
+        raise NotImplementedError
+
+    # ---- runs -----------------------------------------------------------------------------
+    def run_id(self, engine_run_id: str) -> str:
+        return ids.run_id(self.name, engine_run_id)
+
+    def engine_run_id(self, run_or_id: str) -> str:
+        """Accepts a Metaflow run id (``<engine>-<id>``), a pathspec or the engine's own id."""
+        text = run_or_id.rsplit("/", 1)[-1]
+        prefix = self.name + "-"
+        return text[len(prefix):] if text.startswith(prefix) else text
+
+    def start(self, client, conn, name: str, inputs: Dict[str, Any]) -> str:
+        """Start a run of deployment ``name``; returns the engine's run id."""
+        raise NotImplementedError
+
+    def ui_url(self, client, conn, name: str, engine_run_id: str) -> str:
+        raise NotImplementedError
+
+    def get_run(self, client, engine_run_id: str) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def state_of(self, run: Mapping[str, Any]) -> str:
+        """The engine's own word for the run's state (shown next to ours)."""
+        raise NotImplementedError
+
+    def status_of(self, run: Mapping[str, Any]) -> str:
+        """PENDING / RUNNING / SUCCEEDED / FAILED / ABORTED (Metaflow's Deployer words)."""
+        raise NotImplementedError
+
+    def wait(self, client, engine_run_id: str, max_wait: Optional[float], poll: float,
+             on_update: Optional[Callable[[Dict[str, Any]], None]] = None) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def step_states(self, client, run: Mapping[str, Any]) -> List[StepState]:
+        raise NotImplementedError
+
+    def failures(self, client, run: Mapping[str, Any]) -> List[Failure]:
+        """The failed steps of an ended run with the end of their output."""
+        raise NotImplementedError
+
+    def list_runs(self, client, conn, name: str, limit: int) -> List[RunSummary]:
+        raise NotImplementedError
+
+    def terminate(self, client, engine_run_id: str) -> None:
+        raise NotImplementedError
+
+    def logs(self, client, engine_run_id: str, step: Optional[str]) -> Iterable[Tuple[str, str]]:
+        """(step, line) of a run's engine logs, optionally of one step."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class DeploymentFacts:
+    """A deployment as the engine stores it, enough to rebuild a DeployedFlow."""
+
+    name: str
+    flow_name: str
+    params: Dict[str, Dict[str, Any]]  # name -> {type, description, is_required}
+    project: Optional[str] = None
+    branch: Optional[str] = None
+    owner: Optional[str] = None
+    connection_kwargs: Dict[str, Any] = field(default_factory=dict)
+
+
+def setting(value: Optional[str], name: str) -> Optional[str]:
+    """An option, else the environment as it is now, else the Metaflow config."""
+    if value is not None:
+        return value
+    from metaflow import metaflow_config as config
+
+    return os.environ.get(name) or getattr(config, name, None)
+
+
+def project_kwargs(branch: Optional[str]) -> Dict[str, Any]:
+    """Deployer keyword arguments that give back a deployment's @project branch."""
+    if not branch:
+        return {}
+    if branch == "prod":
+        return {"production": True}
+    if branch.startswith("prod."):
+        return {"production": True, "branch": branch[len("prod."):]}
+    if branch.startswith("test."):
+        return {"branch": branch[len("test."):]}
+    return {}
+
+
+def decorate(f: Callable, options: Sequence[Callable]) -> Callable:
+    """Apply click option decorators in the order they are listed (first is outermost)."""
+    for option in reversed(list(options)):
+        f = option(f)
+    return f
