@@ -7,14 +7,15 @@ import contextlib
 import os
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional
 
 import pytest
 
 import flowrunner as fr
 from metaflow_extensions.orchestrators.plugins.kestra.client import KestraClient
-from metaflow_extensions.orchestrators.plugins.kestra.compiler import KestraTarget, compile_flow, dump
+from metaflow_extensions.orchestrators.plugins.kestra import deployment as dep
+from metaflow_extensions.orchestrators.plugins.kestra.compiler import compile_flow, dump
 from metaflow_extensions.orchestrators.plugins.kestra.naming import flow_id
 
 # A real server's worker has its own interpreter (docker-compose: python3 in the image).
@@ -74,8 +75,10 @@ def deploy(server: Server, name: str, **target_overrides) -> str:
     plan = fr.load_plan(name)
     deploy_opts = fr.deploy_options(name, engine="kestra")
     fid = flow_id(plan.project.flow_name if plan.project else plan.flow_name)
-    target = KestraTarget(namespace="metaflow", flow_id=fid, version=server.version, python=WORKER_PYTHON,
-                          **target_overrides)
+    # Labelled as `create` labels it: a Deployer test listing the namespace (any worker,
+    # any order) must still find the flow after this upsert.
+    target = replace(dep.target(plan, dep.Connection(server.url, namespace="metaflow"), fid, server.version,
+                                python=WORKER_PYTHON), **target_overrides)
     with server.client() as client:
         client.upsert_flow(dump(compile_flow(plan, deploy_opts, target)), "metaflow", fid)
     return fid

@@ -174,6 +174,35 @@ class DeploymentFacts:
     connection_kwargs: Dict[str, Any] = field(default_factory=dict)
 
 
+def deploy_options(engine: str, obj, plan: Plan, tags=(), namespace=None):
+    """What every task's spec records, from the flow Metaflow's CLI loaded. No ``python``:
+    the entry runs the step in its own interpreter (``--worker-python``), which is what
+    the launcher defaults to."""
+    import sys
+
+    from metaflow.util import get_username
+
+    from .runtime.spec import DeployOptions
+
+    proj = plan.project
+    return DeployOptions(
+        engine=engine,
+        flow_file=os.path.abspath(sys.argv[0]),
+        metadata=obj.metadata.TYPE,
+        datastore=obj.flow_datastore.TYPE,
+        datastore_root=obj.flow_datastore.datastore_root,
+        environment=obj.environment.TYPE,
+        event_logger=obj.event_logger.TYPE,
+        monitor=obj.monitor.TYPE,
+        package_suffixes=",".join(obj.package_suffixes) if obj.package_suffixes else None,
+        tags=tuple(tags),
+        namespace=namespace,
+        branch=proj.raw_branch if proj else None,
+        production=bool(proj and proj.production),
+        owner=get_username(),
+    )
+
+
 def setting(value: Optional[str], name: str) -> Optional[str]:
     """An option, else the environment as it is now, else the Metaflow config."""
     if value is not None:

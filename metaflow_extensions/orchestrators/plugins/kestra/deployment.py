@@ -6,12 +6,13 @@ CLI share one meaning for every option: names, connection, run ids, statuses.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ..plan import Plan
 from ..runtime import ids
+from ..engine import deploy_options as engine_deploy_options
+from ..engine import setting
 from ..runtime.spec import DeployOptions
 from .client import KestraClient
 from .compiler import KestraTarget
@@ -46,11 +47,6 @@ class Connection:
 
 def connection(host=None, user=None, password=None, token=None, tenant=None, namespace=None) -> Connection:
     """Options first, then the environment as it is now, then the Metaflow config."""
-    from metaflow import metaflow_config as config
-
-    def setting(value, name):
-        return value if value is not None else (os.environ.get(name) or getattr(config, name, None))
-
     return Connection(
         host=setting(host, "KESTRA_HOST").rstrip("/"),
         user=setting(user, "KESTRA_USER"),
@@ -69,27 +65,7 @@ def deployment_name(plan: Plan, name: Optional[str]) -> str:
 
 
 def deploy_options(obj, plan: Plan, tags=(), namespace=None) -> DeployOptions:
-    """What every task's spec records. No ``python``: the entry runs the step in its own
-    interpreter (``--worker-python``), which is what the launcher defaults to."""
-    from metaflow.util import get_username
-
-    proj = plan.project
-    return DeployOptions(
-        engine=ENGINE,
-        flow_file=os.path.abspath(sys.argv[0]),
-        metadata=obj.metadata.TYPE,
-        datastore=obj.flow_datastore.TYPE,
-        datastore_root=obj.flow_datastore.datastore_root,
-        environment=obj.environment.TYPE,
-        event_logger=obj.event_logger.TYPE,
-        monitor=obj.monitor.TYPE,
-        package_suffixes=",".join(obj.package_suffixes) if obj.package_suffixes else None,
-        tags=tuple(tags),
-        namespace=namespace,
-        branch=proj.raw_branch if proj else None,
-        production=bool(proj and proj.production),
-        owner=get_username(),
-    )
+    return engine_deploy_options(ENGINE, obj, plan, tags, namespace)
 
 
 def target(plan: Plan, conn: Connection, fid: str, version: int, max_workers: int = 16,
