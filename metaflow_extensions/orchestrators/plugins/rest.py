@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
 _MAX_DETAIL = 500
+# How long a wait tolerates a 404 for a just-started run: engines store runs asynchronously.
+_NOT_FOUND_GRACE = 10.0
 
 
 class EngineError(Exception):
@@ -93,6 +95,37 @@ class RestClient:
     def __repr__(self) -> str:
         # Never show a password or token: repr() ends up in logs and tracebacks.
         return "%s(host=%r, auth=%s)" % (type(self).__name__, self.host, self._auth_desc)
+
+    # ---- following a run --------------------------------------------------------------------
+    def _follow(self, fetch: Callable[[], Dict[str, Any]], ended: Callable[[Dict[str, Any]], bool],
+                fingerprint: Callable[[Dict[str, Any]], Any], max_wait: Optional[float], poll: float,
+                on_update: Optional[Callable[[Dict[str, Any]], None]],
+                timeout_message: Callable[[Optional[Dict[str, Any]]], str]) -> Dict[str, Any]:
+        """Poll ``fetch`` until ``ended``; ``on_update`` whenever ``fingerprint`` changed
+        (live progress). A 404 in the first seconds is "not stored yet" (engines queue a
+        run before it is readable), not an error. After ``max_wait`` seconds, raise
+        :class:`EngineTimeout`: the run itself keeps going on the engine."""
+        start = time.monotonic()
+        deadline = None if max_wait is None else start + max_wait
+        last: Any = None
+        current: Optional[Dict[str, Any]] = None
+        while True:
+            try:
+                current = fetch()
+            except EngineNotFound:
+                if time.monotonic() - start >= _NOT_FOUND_GRACE:
+                    raise
+            else:
+                mark = fingerprint(current)
+                if on_update is not None and mark != last:
+                    on_update(current)
+                last = mark
+                if ended(current):
+                    return current
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                raise EngineTimeout(timeout_message(current))
+            time.sleep(max(0.0, min(poll, deadline - now) if deadline is not None else poll))
 
     # ---- transport, retries, errors --------------------------------------------------------
     def _send(self, method: str, path: str, subject: str, **kwargs: Any) -> httpx.Response:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import quote
 
@@ -49,9 +48,6 @@ LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 _CREDENTIALS_HINT = ("check KESTRA_USER/KESTRA_PASSWORD (or --kestra-user/--kestra-password), "
                      "or KESTRA_TOKEN for a Kestra Enterprise API token")
 _HOST_HINT = "is it running? Set --kestra-host or KESTRA_HOST"
-# How long `wait` tolerates a 404 for a just-created execution: Kestra stores executions
-# asynchronously (queue -> repository), so a GET right after the trigger may not find it yet.
-_NOT_FOUND_GRACE = 10.0
 
 
 # Kestra's names for the shared error tree (``..rest``): the status code travels in ``.status``.
@@ -358,31 +354,10 @@ class KestraClient(RestClient):
         ``on_update(execution)`` is called whenever the execution state or any task-run state
         changed (live progress). Raises :class:`KestraTimeout` after ``max_wait`` seconds; the
         execution itself keeps running on Kestra."""
-        start = time.monotonic()
-        deadline = None if max_wait is None else start + max_wait
-        last: Any = None
-        while True:
-            execution = self._poll_once(execution_id, start)
-            if execution is not None:
-                fingerprint = _fingerprint(execution)
-                if on_update is not None and fingerprint != last:
-                    on_update(execution)
-                last = fingerprint
-                if _current_state(execution) in TERMINAL_STATES:
-                    return execution
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                raise KestraTimeout(self._timeout_message(execution_id, execution, max_wait))
-            time.sleep(max(0.0, min(poll, deadline - now) if deadline is not None else poll))
-
-    def _poll_once(self, execution_id: str, start: float) -> Optional[Dict[str, Any]]:
-        """One GET; a 404 shortly after the start is "not stored yet", not an error."""
-        try:
-            return self.get_execution(execution_id)
-        except KestraNotFound:
-            if time.monotonic() - start < _NOT_FOUND_GRACE:
-                return None
-            raise
+        return self._follow(lambda: self.get_execution(execution_id),
+                            lambda execution: _current_state(execution) in TERMINAL_STATES,
+                            _fingerprint, max_wait, poll, on_update,
+                            lambda execution: self._timeout_message(execution_id, execution, max_wait))
 
     def _timeout_message(self, execution_id: str, execution: Optional[Dict[str, Any]],
                          max_wait: Optional[float]) -> str:

@@ -6,17 +6,14 @@ the token). Only GETs are retried: a retried ``jobs/run`` could start the flow t
 """
 from __future__ import annotations
 
-import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import quote
 
 import httpx
 
-from ..rest import EngineError, EngineNotFound, EngineTimeout, RestClient
+from ..rest import EngineError, EngineNotFound, RestClient
 
 _JSON = {"Content-Type": "application/json"}
-# How long `wait` tolerates a 404 for a just-started job (it is queued before it is visible).
-_NOT_FOUND_GRACE = 10.0
 
 OnUpdate = Callable[[Dict[str, Any]], None]
 
@@ -136,31 +133,10 @@ class WindmillClient(RestClient):
     def wait(self, job_id: str, max_wait: Optional[float] = None, poll: float = 1.0,
              on_update: Optional[OnUpdate] = None) -> Dict[str, Any]:
         """Poll until the job completed; ``on_update(job)`` whenever its flow status changed."""
-        start = time.monotonic()
-        deadline = None if max_wait is None else start + max_wait
-        last: Any = None
-        while True:
-            job = self._poll_once(job_id, start)
-            if job is not None:
-                fingerprint = _fingerprint(job)
-                if on_update is not None and fingerprint != last:
-                    on_update(job)
-                last = fingerprint
-                if job.get("type") == "CompletedJob":
-                    return job
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                raise EngineTimeout("job %s did not end within %gs; it keeps running on Windmill; see %s"
-                                    % (job_id, max_wait or 0, self.ui_url(job_id)))
-            time.sleep(max(0.0, min(poll, deadline - now) if deadline is not None else poll))
-
-    def _poll_once(self, job_id: str, start: float) -> Optional[Dict[str, Any]]:
-        try:
-            return self.get_job(job_id)
-        except EngineNotFound:
-            if time.monotonic() - start < _NOT_FOUND_GRACE:
-                return None
-            raise
+        return self._follow(lambda: self.get_job(job_id), lambda job: job.get("type") == "CompletedJob",
+                            _fingerprint, max_wait, poll, on_update,
+                            lambda job: "job %s did not end within %gs; it keeps running on Windmill; see %s"
+                            % (job_id, max_wait or 0, self.ui_url(job_id)))
 
     def flow_jobs(self, job: Dict[str, Any], label: str = "") -> Iterator[Tuple[str, Dict[str, Any], Dict[str, Any]]]:
         """(position label, module status, module job) for every module job of a flow job,
