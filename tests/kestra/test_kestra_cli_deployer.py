@@ -237,3 +237,19 @@ def test_resume_reruns_only_the_failed_steps(request, server, tmp_path):
     with server.client() as client:
         attempts = {r["taskId"]: len(r["attempts"]) for r in client.task_runs(resumed.execution_id)}
     assert attempts["start"] == 1 and attempts["middle"] == 3
+
+
+def test_from_deployment_finds_a_project_flow_by_its_flow_name(server, monkeypatch):
+    """A @project flow is deployed as ``project.branch.Flow``; the Metaflow flow name finds
+    it when it has one deployment, and its full id always does."""
+    from metaflow import DeployedFlow
+
+    fid = ke.deploy(server, "project_flow")
+    for key, value in server.env().items():
+        monkeypatch.setenv(key, value)
+    plan = fr.load_plan("project_flow")
+    by_flow_name = DeployedFlow.from_kestra(plan.flow_name)
+    assert by_flow_name.deployer.name == fid and by_flow_name.deployer.flow_name == plan.flow_name
+    assert DeployedFlow.from_kestra(fid).deployer.name == fid
+    with pytest.raises(LookupError):
+        DeployedFlow.from_kestra("NoSuchFlowAnywhere")

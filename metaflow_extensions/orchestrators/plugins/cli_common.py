@@ -88,7 +88,7 @@ class EngineCommands:
         def wrapper(obj, *args, **kwargs):
             try:
                 return f(obj, *args, **group_options(obj, kwargs))
-            except (EngineError, PlanError, ValueError) as ex:
+            except (EngineError, PlanError, ValueError, LookupError) as ex:
                 error = EngineCLIError(str(ex))
                 error.headline = title
                 raise error

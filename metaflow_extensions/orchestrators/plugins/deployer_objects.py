@@ -104,7 +104,7 @@ class EngineDeployedFlow(DeployedFlow):
         from metaflow.client.core import get_metadata
 
         with conn.client() as client:
-            facts: DeploymentFacts = cls.ENGINE.describe_deployment(client, conn, identifier)
+            facts = _describe(cls.ENGINE, client, conn, identifier)
         stub = tempfile.NamedTemporaryFile(suffix=".py", delete=False, mode="w")
         with stub:
             stub.write(stub_flow_source(facts.flow_name, facts.params, facts.project))
@@ -116,6 +116,21 @@ class EngineDeployedFlow(DeployedFlow):
         deployer.flow_name = facts.flow_name
         deployer.metadata = metadata or get_metadata()
         return cls(deployer=deployer)
+
+
+def _describe(engine: Engine, client, conn, identifier: str) -> DeploymentFacts:
+    """The deployment named ``identifier``; else the one deployment of the Metaflow flow
+    of that name (a @project flow is deployed as ``project.branch.Flow``)."""
+    try:
+        return engine.describe_deployment(client, conn, identifier)
+    except LookupError:
+        candidates = engine.list_deployments(client, conn, identifier)
+        if len(candidates) == 1:
+            return engine.describe_deployment(client, conn, candidates[0])
+        if candidates:
+            raise LookupError("the flow %s has %d deployments on %s: %s; name one"
+                              % (identifier, len(candidates), engine.title, ", ".join(sorted(candidates)))) from None
+        raise
 
 
 def run_command(deployer, engine: Engine, command: str, kwargs: Dict[str, Any]) -> str:

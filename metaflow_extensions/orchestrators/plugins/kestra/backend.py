@@ -98,7 +98,7 @@ class KestraEngine(Engine):
         namespace, fid = dep.split_identifier(identifier, conn.namespace)
         flow = client.get_flow(namespace, fid)
         if flow is None:
-            raise ValueError("no Kestra flow %s/%s" % (namespace, fid))
+            raise LookupError("no Kestra flow %s/%s" % (namespace, fid))
         labels = dep.flow_labels(flow)
         # The parameter types as the deployment declared them (vars.metaflow.init), else the inputs'.
         declared = (((flow.get("variables") or {}).get("metaflow") or {}).get("init") or {}).get("params") or {}
