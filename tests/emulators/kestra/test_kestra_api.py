@@ -284,20 +284,32 @@ def test_follow_sse(emu):
     assert data and '"SUCCESS"' in data[-1]
 
 
+def kill_when_running(emu, execution_id, task_id="slow", timeout=20.0):
+    """Kill once the task itself runs: real 2.0.0 drops a kill that reaches the worker before
+    the task is dispatched (WorkerJobDispatcher logs it, the task then sleeps to its end)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = emu.client.execution(execution_id).get("taskRunList") or []
+        if any(r["taskId"] == task_id and r["state"]["current"] == "RUNNING" for r in runs):
+            return action(emu, execution_id, "kill")
+        time.sleep(0.05)
+    raise AssertionError("task %s of %s never ran" % (task_id, execution_id))
+
+
 def test_concurrency_limit_queue_and_cancel(emu):
     emu.client.deploy_ok(flow("conc_cancel", "concurrency: {limit: 1, behavior: CANCEL}\n" + SLOW))
     first = emu.client.trigger("conformance", "conc_cancel").json()["id"]
     second = emu.client.trigger("conformance", "conc_cancel").json()["id"]
     assert emu.client.wait(second)["state"]["current"] == "CANCELLED"
-    action(emu, first, "kill")
+    kill_when_running(emu, first)
     emu.client.wait(first)
     emu.client.deploy_ok(flow("conc_queue", "concurrency: {limit: 1}\n" + SLOW))
     first = emu.client.trigger("conformance", "conc_queue").json()["id"]
     second = emu.client.trigger("conformance", "conc_queue").json()["id"]
     assert emu.client.wait(second, states={"QUEUED"})["state"]["current"] == "QUEUED"
-    action(emu, first, "kill")
+    kill_when_running(emu, first)
     emu.client.wait(second, states={"RUNNING"})  # dequeued when the first one ended
-    action(emu, second, "kill")
+    kill_when_running(emu, second)
     assert emu.client.wait(second)["state"]["current"] == "KILLED"
 
 
