@@ -16,7 +16,7 @@ import runpy
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-from . import ids, reporter
+from . import ids, reporter, windmill
 from .launcher import Command, LaunchError, RuntimeValues, assemble, build_command, decode_spec, run_id
 
 _OPTIONS = {
@@ -140,16 +140,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
         spec = read_spec(args)
+        if args.attempt in (None, ""):
+            args.attempt = engine_attempt(spec)
         rt = runtime_values(args)
         command: Command = build_command(spec, rt)
-    except (LaunchError, ValueError, KeyError) as ex:
+    except (LaunchError, ValueError, KeyError, windmill.WindmillLookupError) as ex:
         print("metaflow-orchestrators: cannot start the task: %s" % ex, file=sys.stderr)
         return 2
-    if spec.get("kind") == "init" and not args.dry_run:
-        # Tasks that cannot see the root execution's id (2.x Loop iterations nested in
-        # another Loop) read the run's execution id from these outputs.
-        reporter.get(spec.get("reporter") or "file")({"execution_id": rt.execution_id,
-                                                     "run_id": run_id(spec, rt)})
     if args.dry_run:
         print(json.dumps({"argv": command.argv, "env": command.env, "files": sorted(command.files)}))
         return 0
@@ -158,10 +155,32 @@ def main(argv: Optional[List[str]] = None) -> int:
         os.environ.pop(env_name, None)  # our own plumbing stays out of user code
     os.environ.update(command.env)  # before Metaflow is imported: it reads config at import
     if _same_interpreter(command.argv[0]):
-        return run_flow_in_process(command.argv[1:])
+        code = run_flow_in_process(command.argv[1:])
+        if code == 0:
+            report_init(spec, rt)  # after success: a failed init's result is its error
+        return code
+    report_init(spec, rt)
     sys.stdout.flush()
     os.execvpe(command.argv[0], command.argv, dict(os.environ))
     return 0  # not reached
+
+
+def report_init(spec: Dict[str, Any], rt) -> None:
+    """The init task's outputs: the run's execution id and run id, which tasks that
+    cannot see the root execution's id (2.x Loop iterations nested in another Loop,
+    every Windmill module but the first) read from the engine."""
+    if spec.get("kind") == "init":
+        reporter.get(spec.get("reporter") or "file")({"execution_id": rt.execution_id,
+                                                     "run_id": run_id(spec, rt)})
+
+
+def engine_attempt(spec: Dict[str, Any]) -> Optional[str]:
+    """The attempt number when the engine cannot pass it: Windmill keeps it in the flow
+    job's status (runtime/windmill.py). Asked only for steps that can be retried: every
+    other task runs once, as attempt 0."""
+    if spec.get("engine") == "windmill" and spec.get("kind") == "step" and int(spec.get("attempts") or 1) > 1:
+        return str(windmill.current_attempt())
+    return None
 
 
 def _same_interpreter(python: str) -> bool:

@@ -1,17 +1,9 @@
-"""``python flow.py windmill ...``: the Windmill command group (arriving)."""
-from metaflow._vendor import click
+"""``python flow.py windmill ...``: the shared commands (``..cli_common``: compile, create,
+run, trigger, status, list-runs, terminate, logs), with Windmill's options."""
+from __future__ import annotations
 
-from ..cli_common import add_plan_command
+from ..cli_common import engine_cli
+from .backend import ENGINE
 
-
-@click.group()
-def cli():
-    pass
-
-
-@cli.group(help="Commands related to Windmill (compile, create, trigger, ... arrive with the Windmill back end).")
-def windmill():
-    pass
-
-
-add_plan_command(windmill)
+# --max-workers defaults to 10, as in the metaflow-windmill package users know.
+cli, windmill, commands = engine_cli(ENGINE, max_workers=10)
