@@ -13,19 +13,17 @@ def test_command_group_is_registered(engine):
     assert "plan" in out
 
 
-@pytest.mark.parametrize("engine", ["kestra", "windmill"])
-def test_deployer_provider_is_registered(engine, tmp_path):
-    if engine == "kestra":
-        return _kestra_deployer_reports_unreachable_server(tmp_path)
+@pytest.mark.parametrize("engine,title", [("kestra", "Kestra"), ("windmill", "Windmill")])
+def test_deployer_provider_is_registered_and_reports_an_unreachable_server(engine, title, tmp_path):
     code = (
         "from metaflow import Deployer\n"
-        "d = getattr(Deployer(%r), %r)()\n"
-        "assert d.TYPE == %r and d.deployer_kwargs == {}\n"
-        "try:\n    d.create()\nexcept NotImplementedError as e:\n    print('not yet:', e)\n"
-    ) % (fr.example("linear"), engine, engine)
+        "d = Deployer(%r).%s(%s_host='http://127.0.0.1:9')\n"
+        "assert d.TYPE == %r\n"
+        "try:\n    d.create()\nexcept RuntimeError as e:\n    print('failed:', e)\n"
+    ) % (fr.example("linear"), engine, engine, engine)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "not yet" in proc.stdout
+    assert "cannot reach %s at http://127.0.0.1:9" % title in proc.stdout + proc.stderr
 
 
 def test_settings_come_from_plain_env_metaflow_env_or_defaults(tmp_path):
@@ -37,15 +35,3 @@ def test_settings_come_from_plain_env_metaflow_env_or_defaults(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["http://k:1", "tok", "http://localhost:8000", "metaflow"]
-
-
-def _kestra_deployer_reports_unreachable_server(tmp_path):
-    code = (
-        "from metaflow import Deployer\n"
-        "d = Deployer(%r).kestra(kestra_host='http://127.0.0.1:9')\n"
-        "assert d.TYPE == 'kestra'\n"
-        "try:\n    d.create()\nexcept RuntimeError as e:\n    print('failed:', e)\n"
-    ) % fr.example("linear")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert "cannot reach Kestra at http://127.0.0.1:9" in proc.stdout + proc.stderr

@@ -84,8 +84,8 @@ def test_run_wait_typed_args_result_and_logs(client):
     job_id = client.run_flow(path, {"n": 7})
     seen = []
     job = client.wait(job_id, max_wait=60, poll=0.1, on_update=lambda j: seen.append(job_state(j)))
-    assert job_state(job) == "success" and STATUS[job_state(job)] == "SUCCEEDED"
-    assert job["result"] == {"n": 7} and seen[-1] == "success"
+    assert job_state(job) == "SUCCESS" and STATUS[job_state(job)] == "SUCCEEDED"
+    assert job["result"] == {"n": 7} and seen[-1] == "SUCCESS"
     modules = list(client.flow_jobs(job))
     assert [m["id"] for _, m, _ in modules] == ["a"]
     assert "got 7" in client.job_logs(modules[0][2]["id"])
@@ -98,7 +98,7 @@ def test_failed_job_and_cancel(client):
     failing = _path("fail")
     client.upsert_flow(_flow(failing, _bash("boom", 'echo "bad thing" >&2\nexit 3')))
     job = client.wait(client.run_flow(failing, {}), max_wait=60, poll=0.1)
-    assert job_state(job) == "failure" and STATUS["failure"] == "FAILED"
+    assert job_state(job) == "FAILURE" and STATUS["FAILURE"] == "FAILED"
     slow = _path("slow")
     client.upsert_flow(_flow(slow, _bash("sleepy", "sleep 30")))
     job_id = client.run_flow(slow, {})
@@ -107,7 +107,7 @@ def test_failed_job_and_cancel(client):
     assert job_id in str(err.value) and "/run/%s" % job_id in str(err.value)
     client.cancel(job_id)
     job = client.wait(job_id, max_wait=60, poll=0.2)
-    assert job_state(job) == "canceled" and STATUS["canceled"] == "ABORTED"
+    assert job_state(job) == "CANCELED" and STATUS["CANCELED"] == "ABORTED"
 
 
 def test_schedule_upsert_replaces_the_whole_object_and_delete(client):

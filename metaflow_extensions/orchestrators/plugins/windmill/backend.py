@@ -14,7 +14,8 @@ from .client import STATUS, WindmillClient, job_state
 from .inputs import typed_args
 
 _CONNECTION_KEYS = ("host", "token", "workspace", "folder")
-_PARAM_TYPES = {"integer": "int", "number": "float", "boolean": "bool", "string": "str", "object": "JSON"}
+_PARAM_TYPES = {"integer": "int", "number": "float", "boolean": "bool", "string": "str", "object": "JSON",
+                "INT": "int", "FLOAT": "float", "BOOL": "bool", "STRING": "str", "JSON": "JSON"}
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ class WindmillEngine(Engine):
             if name in (facts.get("internal_inputs") or ()):
                 continue
             declared = (facts.get("params") or {}).get(name)
-            params[name] = {"type": declared or _PARAM_TYPES.get(prop.get("type"), "str"),
+            params[name] = {"type": _PARAM_TYPES.get(declared or prop.get("type"), "str"),
                             "description": prop.get("description"),
                             "is_required": name in required and "default" not in prop}
         return DeploymentFacts(name=path, flow_name=facts.get("flow_name") or path.rsplit("/", 1)[-1],

@@ -97,6 +97,12 @@ class WindmillClient(RestClient):
         else:
             self._send("POST", self._w("schedules", "create"), subject, json=schedule, headers=_JSON)
 
+    def get_schedule(self, path: str) -> Optional[Dict[str, Any]]:
+        try:
+            return self._json(self._send("GET", self._w("schedules", "get", path), "schedule %s" % path))
+        except EngineNotFound:
+            return None
+
     def delete_schedule(self, path: str) -> bool:
         try:
             self._send("DELETE", self._w("schedules", "delete", path), "schedule %s" % path)
@@ -158,16 +164,18 @@ class WindmillClient(RestClient):
 
 
 def job_state(job: Dict[str, Any]) -> str:
-    """Windmill's job states as a client reads them (windmill.md §11)."""
+    """A job's state in the words Windmill's UI shows (windmill.md §11: a completed job's
+    ``success``/``canceled``, a queued one's ``running``), upper case as the CLI prints
+    every engine's states."""
     if job.get("type") == "CompletedJob":
         if job.get("canceled"):
-            return "canceled"
-        return "success" if job.get("success") else "failure"
-    return "running" if job.get("running") else "waiting"
+            return "CANCELED"
+        return "SUCCESS" if job.get("success") else "FAILURE"
+    return "RUNNING" if job.get("running") else "QUEUED"
 
 
-STATUS = {"waiting": "PENDING", "running": "RUNNING", "success": "SUCCEEDED", "failure": "FAILED",
-          "canceled": "ABORTED"}
+STATUS = {"QUEUED": "PENDING", "RUNNING": "RUNNING", "SUCCESS": "SUCCEEDED", "FAILURE": "FAILED",
+          "CANCELED": "ABORTED"}
 
 
 def _fingerprint(job: Dict[str, Any]) -> Tuple[Any, ...]:

@@ -1,0 +1,248 @@
+"""The compiled Windmill documents, without running tasks: every example passes Windmill's
+own validator (npm windmill-yaml-validator) and the Windmill emulator's flows/create,
+compiling is deterministic, no user value becomes script text or a JavaScript expression,
+and what Windmill cannot express fails with a clear one-line error."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import flowrunner as fr
+from metaflow_extensions.orchestrators.plugins.plan import PlanError
+from metaflow_extensions.orchestrators.plugins.windmill import compiler, naming, scripts
+from metaflow_extensions.orchestrators.plugins.windmill.compiler import WindmillTarget, compile_flow, dump
+
+EXAMPLES = [
+    "linear", "branch", "nested_split", "foreach", "nested_foreach", "split_in_foreach", "foreach_in_split",
+    "switch", "switch_in_foreach", "switch_end_of_foreach", "foreach_in_switch", "branch_in_switch",
+    "switch_in_branch", "custom_names", "single_step", "decorators", "timeout_fail", "failing", "project_flow",
+    "scheduled", "scheduled_cron", "config_flow", "recursive_switch", "switch_skip", "recursive_in_foreach",
+]
+VALIDATOR = os.path.join(os.path.dirname(__file__), "validate_windmill.js")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The only JavaScript our documents hold: fixed shapes over our own module ids.
+_ID = r"[A-Za-z_][A-Za-z0-9_]*"
+_REF = r"results\.%s(?:\.at\(-1\))?" % _ID
+JS_SHAPES = [re.compile(p) for p in (
+    r"flow_input", r"flow_input\.iter(?:_parent)*\.(?:value|index)",
+    r"results\.%s\.(?:execution_id|foreach_indices|foreach_width)" % _ID,
+    r"%s" % _REF, r"\[%s(?:, %s)*\]" % (_REF, _REF),
+    r"%s\.branch === \"%s\"" % (_REF, _ID), r"result\.branch !== \"%s\"" % _ID,
+)]
+
+
+def compiled(name, **overrides):
+    plan = fr.load_plan(name, engine="windmill")
+    target = WindmillTarget(workspace="mfo", path=compiler.flow_path(plan.flow_name), python=sys.executable,
+                            **overrides)
+    return plan, target, compile_flow(plan, fr.deploy_options(name, engine="windmill"), target)
+
+
+def modules(mods):
+    """Every module at every depth (loop bodies, branches, branchone default)."""
+    for module in mods:
+        yield module
+        value = module["value"]
+        yield from modules(value.get("modules") or [])
+        for branch in value.get("branches") or []:
+            yield from modules(branch["modules"])
+        yield from modules(value.get("default") or [])
+
+
+def expressions(doc):
+    for module in modules(doc["value"]["modules"]):
+        value = module["value"]
+        for transform in (value.get("input_transforms") or {}).values():
+            if transform["type"] == "javascript":
+                yield transform["expr"]
+        if value.get("iterator"):
+            yield value["iterator"]["expr"]
+        for branch in value.get("branches") or []:
+            if "expr" in branch:
+                yield branch["expr"]
+        if module.get("stop_after_if"):
+            yield module["stop_after_if"]["expr"]
+
+
+@pytest.fixture(scope="module")
+def documents():
+    return {name: compiled(name) for name in EXAMPLES}
+
+
+def windmill_validator(docs):
+    if shutil.which("node") is None or not os.path.isdir(os.path.join(ROOT, "node_modules", "windmill-yaml-validator")):
+        pytest.fail("windmill-yaml-validator is not installed: run `npm ci` at the repository root")
+    proc = subprocess.run(["node", VALIDATOR], input=json.dumps(docs), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return {r["name"]: r["errors"] for r in json.loads(proc.stdout)}
+
+
+def test_every_example_passes_windmills_own_validator(documents):
+    docs = [{"name": n, "type": "flow", "doc": {k: v for k, v in doc.items() if k != "path"}}
+            for n, (_, _, doc) in documents.items()]
+    docs += [{"name": n + ".schedule", "type": "schedule", "doc": compiler.schedule_of(plan, target)}
+             for n, (plan, target, _) in documents.items() if plan.schedule]
+    assert {n: e for n, e in windmill_validator(docs).items() if e} == {}
+
+
+def test_the_validator_can_fail():
+    errors = windmill_validator([{"name": "bad", "type": "flow",
+                                  "doc": {"summary": "x", "value": {"modules": [{"id": "a", "value": {"type": "nope"}}]}}}])
+    assert errors["bad"]
+
+
+def test_every_example_is_accepted_by_flows_create(documents):
+    from metaflow_orchestrators.emulators.windmill import start
+    from metaflow_extensions.orchestrators.plugins.windmill.client import WindmillClient
+
+    with start(token="t", workspace="mfo") as wm, WindmillClient(wm.url, token="t", workspace="mfo") as client:
+        client.ensure_folder("metaflow")
+        for name, (_, _, doc) in documents.items():
+            client.upsert_flow(doc)
+            assert client.get_flow(doc["path"])["value"] == doc["value"], name
+
+
+def test_control_fields_are_always_explicit(documents):
+    """Deployed flows default skip_failure(s) to true (windmill-errata 8); the server
+    rejects stop_after_if without skip_if_stopped (errata 1)."""
+    for name, (_, _, doc) in documents.items():
+        for module in modules(doc["value"]["modules"]):
+            value = module["value"]
+            if value["type"] in ("forloopflow", "whileloopflow"):
+                assert value["skip_failures"] is False, (name, module["id"])
+            for branch in value.get("branches") or []:
+                assert branch["skip_failure"] is False, (name, module["id"])
+            if "stop_after_if" in module:
+                assert module["stop_after_if"]["skip_if_stopped"] is False
+
+
+def test_module_ids_are_unique_identifiers(documents):
+    for name, (_, _, doc) in documents.items():
+        ids = [m["id"] for m in modules(doc["value"]["modules"])]
+        assert len(ids) == len(set(ids)), name
+        assert all(re.fullmatch(_ID, i) for i in ids), name
+
+
+def test_every_step_runs_in_one_module_that_says_what_it_runs(documents):
+    for name, (plan, _, doc) in documents.items():
+        runs = {}
+        for module in modules(doc["value"]["modules"]):
+            step = naming.step_of(module["id"])
+            if step is not None and module["value"]["type"] == "rawscript":
+                runs[step] = module["value"]["content"]
+        assert sorted(runs) == sorted(t.name for t in plan.steps()), name
+        for step, content in runs.items():
+            assert content.rstrip().endswith("--step %s" % step), (name, step)
+
+
+def test_javascript_is_only_our_fixed_shapes(documents):
+    for name, (_, _, doc) in documents.items():
+        for expr in expressions(doc):
+            assert any(p.fullmatch(expr) for p in JS_SHAPES), (name, expr)
+
+
+def test_compiling_is_deterministic():
+    assert dump(compiled("branch_in_switch")[2]) == dump(compiled("branch_in_switch")[2])
+
+
+TRICKY = '''
+from metaflow import FlowSpec, Parameter, environment, step
+
+
+class TrickyFlow(FlowSpec):
+    """Docs `id` $(id) ${HOME} {{ x }} results.mf__init; rm -rf /"""
+    text = Parameter("text", default="$(id) `id` ${HOME} '\\" ; exit 1", help="help $(id) `id`")
+
+    @environment(vars={"E": "$(touch /tmp/pwned) ${X}"})
+    @step
+    def start(self):
+        """Start `id` $(id)."""
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    TrickyFlow()
+'''
+
+
+def test_user_text_is_never_script_or_javascript(tmp_path):
+    path = tmp_path / "tricky.py"
+    path.write_text(TRICKY)
+    proc = subprocess.run([sys.executable, str(path), "--no-pylint", "windmill", "compile", "--tag", "$(id)"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(proc.stdout)
+    for module in modules(doc["value"]["modules"]):
+        content = module["value"].get("content") or ""
+        assert "$(id)" not in content and "`id`" not in content and "touch" not in content, module["id"]
+        for line in content.splitlines():
+            assert line.startswith("#") or re.fullmatch(r'[A-Z_]+="\$\w+"|export [A-Z_ ]+|exec "\$MFO_PYTHON" -m '
+                                                        r'[\w.]+ --(?:init|step \w+)', line), line
+    assert all(any(p.fullmatch(e) for p in JS_SHAPES) for e in expressions(doc))
+    # ... and the values are all there, as data
+    assert doc["schema"]["properties"]["text"]["default"] == "$(id) `id` ${HOME} '\" ; exit 1"
+    assert "$(id)" in json.dumps(doc["value"]["modules"][0]["value"]["input_transforms"]["MFO_FLOW"])
+
+
+def test_a_bash_script_takes_at_most_19_arguments():
+    with pytest.raises(ValueError):
+        scripts.declare(list(scripts.TASK_ARGS) * 2)
+
+
+@pytest.mark.parametrize("name,words", [("triggered", "@trigger"), ("on_finish", "@trigger_on_finish")])
+def test_triggers_are_refused_with_one_line(name, words):
+    proc = fr.flow_command(name, "--no-pylint", "windmill", "compile", check=False)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert words in last and "Windmill" in last
+
+
+def test_schedule_is_six_field_croner_v2_with_every_default(documents):
+    plan, target, _ = documents["scheduled_cron"]
+    body = compiler.schedule_of(plan, target)
+    assert len(body["schedule"].split()) == 6 and body["schedule"].startswith("0 ")
+    assert body["cron_version"] == "v2" and body["is_flow"] and body["script_path"] == target.path
+    assert body["path"] == compiler.schedule_path(target.path)
+
+
+def test_retry_and_timeout_map_to_module_fields(documents):
+    _, _, doc = documents["decorators"]
+    by_id = {m["id"]: m for m in modules(doc["value"]["modules"])}
+    assert by_id["flaky"]["retry"] == {"constant": {"attempts": 2, "seconds": 0}}
+    timed = [m for m in by_id.values() if "timeout" in m]
+    _, _, slow = documents["timeout_fail"]
+    slow_mod = {m["id"]: m for m in modules(slow["value"]["modules"])}["slow"]
+    assert slow_mod["timeout"]["value"] > 0
+    assert all(m["timeout"]["type"] == "static" for m in timed)
+
+
+@pytest.mark.parametrize("name,error", [
+    ("f/ok/bad name", "f/<folder>/<name>"), ("g/a/b", "f/<folder>/<name>"), ("f/a", "f/<folder>/<name>")])
+def test_bad_paths_are_refused(name, error):
+    with pytest.raises(ValueError, match=re.escape(error)):
+        naming.check_path(name)
+
+
+def test_flow_paths_are_injective_and_safe():
+    names = ["Flow", "proj.user.x.Flow", "a b", "a_b", "ä" * 5, "x" * 300]
+    paths = [naming.flow_path(n) for n in names]
+    assert len(set(paths)) == len(paths)
+    assert all(naming.check_path(p) for p in paths)
+    with pytest.raises(ValueError):
+        naming.flow_path("Flow", folder="bad folder")
+
+
+def test_bad_step_names_and_reserved_ids():
+    assert naming.step_id("failure") == "mf__step__failure" and naming.step_of("mf__step__failure") == "failure"
+    assert naming.step_of("mf__init") is None and naming.step_of("start") == "start"
+    with pytest.raises(PlanError):
+        from metaflow_extensions.orchestrators.plugins.plan import Plan  # noqa: F401
+        naming.check_steps(type("P", (), {"steps": lambda self: [type("S", (), {"name": "bad-name"})()]})())
