@@ -1,4 +1,4 @@
-"""`make demo`: run example flows on Kestra, on a fresh machine, without Docker.
+"""`make demo`: run example flows on Kestra and on Windmill, on a fresh machine, without Docker.
 
 Starts the bundled Kestra 2.x emulator in this process (HTTP Basic auth on, a random
 password), points a throw-away local Metaflow datastore at a temporary directory, then
@@ -7,7 +7,9 @@ deploys and runs a few example flows exactly as a user would:
     python flow.py --no-pylint kestra run --wait --kestra-host URL --worker-python PYTHON
 
 (credentials only in KESTRA_USER / KESTRA_PASSWORD, never on a command line), and reads
-each run's `end` artifacts back with the Metaflow client. About 20 seconds.
+each run's `end` artifacts back with the Metaflow client. Then the same flows on the
+bundled Windmill emulator (`python flow.py windmill run --wait`, the token only in
+WINDMILL_TOKEN). About 40 seconds.
 
     python3 examples/demo.py           # what `make demo` runs
     python3 examples/demo.py --keep    # leave the emulator up afterwards (Ctrl-C stops it)
@@ -64,12 +66,31 @@ def main(argv):
                         time.sleep(3600)
                 except KeyboardInterrupt:
                     pass
+        if not keep:
+            windmill_demo(env, root, password)
+
+
+def windmill_demo(env, root, token):
+    """The same flows on the Windmill emulator: bash modules in one OpenFlow per flow."""
+    from metaflow_orchestrators.emulators.windmill import start
+
+    env = dict(env, WINDMILL_TOKEN=token, WINDMILL_WORKSPACE="demo")
+    with start(token=token, workspace="demo") as windmill:
+        print("\nWindmill emulator at %s (REST API only; token auth, workspace demo)\n" % windmill.url)
+        started = time.time()
+        runs = [(name, run_flow(name, options, windmill.url, env, root, engine="windmill"))
+                for name, options in FLOWS]
+        print("\nAll %d runs ended SUCCESS in %.0f s.\n" % (len(runs), time.time() - started))
+        for name, pathspec in runs:
+            show_windmill_flow(windmill.url, token, pathspec.split("/")[0])
+            show_artifacts(pathspec)
 
 
 def flow_env(root, password):
     env = dict(os.environ)
-    for name in ("KESTRA_TOKEN", "KESTRA_TENANT", "KESTRA_HOST"):
-        env.pop(name, None)  # the demo talks to its own emulator only
+    for name in ("KESTRA_TOKEN", "KESTRA_TENANT", "KESTRA_HOST", "WINDMILL_HOST", "WINDMILL_TOKEN",
+                 "WINDMILL_WORKSPACE", "WINDMILL_FOLDER"):
+        env.pop(name, None)  # the demo talks to its own emulators only
     env.update({
         "KESTRA_NAMESPACE": "metaflow",
         "USERNAME": os.environ.get("USERNAME") or os.environ.get("USER") or "demo",
@@ -88,12 +109,12 @@ def python_cmd():
     return [sys.executable] + (["-P"] if sys.version_info >= (3, 11) else [])
 
 
-def run_flow(name, options, url, env, root):
-    run_id_file = os.path.join(root, name + ".run-id")
-    cmd = python_cmd() + [os.path.join(HERE, name + ".py"), "--no-pylint", "kestra", "run", "--wait",
-                          "--max-wait", "120", "--kestra-host", url, "--worker-python", sys.executable,
+def run_flow(name, options, url, env, root, engine="kestra"):
+    run_id_file = os.path.join(root, "%s-%s.run-id" % (engine, name))
+    cmd = python_cmd() + [os.path.join(HERE, name + ".py"), "--no-pylint", engine, "run", "--wait",
+                          "--max-wait", "120", "--%s-host" % engine, url, "--worker-python", sys.executable,
                           "--run-id-file", run_id_file] + options
-    print("$ python %s.py kestra run --wait" % name + "".join(" " + o for o in options))
+    print("$ python %s.py %s run --wait" % (name, engine) + "".join(" " + o for o in options))
     proc = subprocess.run(cmd, env=env, cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True)
     for line in proc.stdout.splitlines():
@@ -113,6 +134,29 @@ def show_deployment(url, password, flow_id):
     with KestraClient(url, username=USER, password=password) as client:
         flow = client.get_flow("metaflow", flow_id)
     print("%s on Kestra: %s" % (flow_id, outline(flow["tasks"])))
+
+
+def show_windmill_flow(url, token, flow_name):
+    """The Windmill flow our compiler produced, as a one-line module outline."""
+    from metaflow_extensions.orchestrators.plugins.windmill.client import WindmillClient
+
+    with WindmillClient(url, token=token, workspace="demo") as client:
+        flow = client.get_flow("f/metaflow/" + flow_name)
+    print("%s on Windmill: %s" % (flow_name, module_outline(flow["value"]["modules"])))
+
+
+def module_outline(modules):
+    parts = []
+    for module in modules:
+        value = module["value"]
+        if value["type"] in ("forloopflow", "whileloopflow"):
+            parts.append("%s[%s]" % (value["type"], module_outline(value["modules"])))
+        elif value["type"] in ("branchall", "branchone"):
+            parts.append("%s(%s)" % (value["type"], " | ".join(module_outline(b["modules"])
+                                                                for b in value["branches"])))
+        else:
+            parts.append(module["id"])
+    return " -> ".join(parts)
 
 
 def outline(tasks):
