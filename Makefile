@@ -2,7 +2,7 @@
 PYTHON ?= python3
 PYTEST_WORKERS ?= 2
 
-.PHONY: install reinstall demo test test-fast test-real test-real-engine bench
+.PHONY: install reinstall demo test test-fast test-real test-real-engine test-kit bench
 
 install:
 	$(PYTHON) -m pip install -q '.[test]'
@@ -21,6 +21,7 @@ REAL_ENGINE ?= 1 2
 
 test: reinstall
 	$(PYTEST) -n $(PYTEST_WORKERS) --dist loadgroup
+	$(PYTHON) -P tests/kit/run_kit.py
 	@for major in $(REAL_ENGINE); do \
 	  echo "== the real Kestra engine, major $$major: conformance suite, examples, CLI and Deployer"; \
 	  $(PYTEST) --real-kestra $$major -m real_kestra -n $(PYTEST_WORKERS) --dist loadgroup \
@@ -35,6 +36,10 @@ test-real-engine: reinstall
 	    tests/emulators/kestra tests/kestra || exit 1; \
 	done
 	@$(PYTHON) tests/verification_matrix.py || true
+
+# Metaflow's orchestrator acceptance kit (PyPI metaflow-orchestrator-kit) on both emulators.
+test-kit: reinstall
+	$(PYTHON) -P tests/kit/run_kit.py
 
 test-fast: reinstall
 	$(PYTEST) -m "not e2e"
