@@ -46,8 +46,10 @@ test-fast: reinstall
 
 # The Kestra end-to-end suite against a real server (docker-compose.yml): set KESTRA_HOST,
 # KESTRA_USER, KESTRA_PASSWORD and a METAFLOW_DATASTORE_SYSROOT_LOCAL the server's worker shares.
+# The real-server tests against servers you run (docker-compose.yml): Kestra at KESTRA_HOST,
+# Windmill at WINDMILL_HOST (+ WINDMILL_TOKEN, WINDMILL_WORKSPACE); each skips when unset.
 test-real: reinstall
-	$(PYTEST) -m real_kestra tests/kestra
+	$(PYTEST) -m "real_kestra or real_windmill" tests/kestra tests/windmill tests/emulators/windmill
 
 reinstall:
 	$(PYTHON) -m pip install -q --no-deps . && rm -rf build *.egg-info

@@ -268,3 +268,47 @@ def test_datastore_and_attribute_files_hold_no_token(server):
         if os.path.isfile(path) and os.path.getsize(path) < 2_000_000:
             with open(path, "rb") as f:
                 assert server.token.encode() not in f.read(), path
+
+
+def test_send_event_starts_the_flows_listening_for_it(server):
+    we.flow_cli("triggered", "create", WORKER, server=server)
+    sent = we.flow_cli("triggered", "send-event", "data_ready", "--payload", "dataset=s3://bucket/new $(id).csv",
+                       server=server)
+    out = sent.stdout + sent.stderr
+    assert "started f/metaflow/TriggeredFlow" in out, out
+    rid = _run_id_in(out)
+    with server.client() as client:
+        job = client.wait(rid.split("-", 1)[1], max_wait=300, poll=0.3)
+    assert job["success"], job.get("result")
+    assert fr.client_run("TriggeredFlow", rid)["start"].task.data.dataset == "s3://bucket/new $(id).csv"
+    none = we.flow_cli("triggered", "send-event", "no_such_event", server=server)
+    assert "No deployed flow in Windmill folder f/metaflow/" in none.stdout + none.stderr
+
+
+def _run_id_in(text):
+    return next(w.rstrip(").") for w in text.split() if w.startswith("windmill-"))
+
+
+def test_flow_trigger_starts_the_downstream_flow(server):
+    """Windmill has no flow-finish trigger: the upstream run's last module starts every flow
+    deployed with @trigger_on_finish on it, found when the run ends."""
+    path = we.deploy(server, "on_finish")
+    try:
+        upstream = we.run(server, "linear")
+        assert upstream["success"]
+        deadline = time.time() + 120
+        with server.client() as client:
+            while time.time() < deadline:
+                jobs = client.list_flow_jobs(path, 5)
+                if jobs and jobs[0].get("type") == "CompletedJob":
+                    break
+                time.sleep(0.5)
+            finished = [j for p, m, j in client.flow_jobs(upstream) if m["id"] == "mf__finished"]
+            note = client.job_logs(finished[0]["id"])
+    finally:
+        with server.client() as client:
+            client.delete_flow(path)
+    assert jobs and jobs[0]["success"], jobs
+    downstream = fr.client_run("OnFinishFlow", engine_run_id("windmill", jobs[0]["id"]))
+    assert downstream.successful
+    assert "started %s" % path in note

@@ -21,6 +21,7 @@ EXAMPLES = [
     "switch", "switch_in_foreach", "switch_end_of_foreach", "foreach_in_switch", "branch_in_switch",
     "switch_in_branch", "custom_names", "single_step", "decorators", "timeout_fail", "failing", "project_flow",
     "scheduled", "scheduled_cron", "config_flow", "recursive_switch", "switch_skip", "recursive_in_foreach",
+    "triggered", "on_finish",
 ]
 VALIDATOR = os.path.join(os.path.dirname(__file__), "validate_windmill.js")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -185,7 +186,7 @@ def test_user_text_is_never_script_or_javascript(tmp_path):
         assert "$(id)" not in content and "`id`" not in content and "touch" not in content, module["id"]
         for line in content.splitlines():
             assert line.startswith("#") or re.fullmatch(r'[A-Z_]+="\$\w+"|export [A-Z_ ]+|exec "\$MFO_PYTHON" -m '
-                                                        r'[\w.]+ --(?:init|step \w+)', line), line
+                                                        r'[\w.]+ --(?:init|finished|step \w+)', line), line
     assert all(any(p.fullmatch(e) for p in JS_SHAPES) for e in expressions(doc))
     # ... and the values are all there, as data
     assert doc["schema"]["properties"]["text"]["default"] == "$(id) `id` ${HOME} '\" ; exit 1"
@@ -197,12 +198,27 @@ def test_a_bash_script_takes_at_most_19_arguments():
         scripts.declare(list(scripts.TASK_ARGS) * 2)
 
 
-@pytest.mark.parametrize("name,words", [("triggered", "@trigger"), ("on_finish", "@trigger_on_finish")])
-def test_triggers_are_refused_with_one_line(name, words):
-    proc = fr.flow_command(name, "--no-pylint", "windmill", "compile", check=False)
-    assert proc.returncode != 0
-    last = proc.stderr.strip().splitlines()[-1]
-    assert words in last and "Windmill" in last
+def test_every_flow_ends_by_starting_the_flows_that_wait_for_it(documents):
+    for name, (plan, _, doc) in documents.items():
+        last = doc["value"]["modules"][-1]
+        assert last["id"] == compiler.FINISHED_ID, name
+        assert last["value"]["content"].rstrip().endswith("runtime.windmill --finished")
+        assert last["value"]["input_transforms"]["MFO_STEP"]["value"]["deployed_name"] == (
+            plan.project.flow_name if plan.project else plan.flow_name)
+
+
+def test_triggered_flows_take_the_event_as_an_input_and_say_what_they_wait_for(documents):
+    _, _, triggered = documents["triggered"]
+    assert triggered["schema"]["properties"]["metaflow_event"]["type"] == "object"
+    assert "metaflow_event" not in triggered["schema"]["required"]
+    facts = compiler.deployment_facts(triggered)
+    assert facts["events"] == ["data_ready"] and facts["internal_inputs"] == ["metaflow_event"]
+    init = triggered["value"]["modules"][0]["value"]["input_transforms"]
+    assert init["MFO_PARAMS"]["expr"] == "flow_input" and init["MFO_STEP"]["value"]["event_input"] == "metaflow_event"
+    facts = compiler.deployment_facts(documents["on_finish"][2])
+    assert facts["after"] == ["LinearFlow"] and "events" not in facts
+    assert "metaflow_event" not in documents["linear"][2]["schema"]["properties"]
+    assert "after" not in compiler.deployment_facts(documents["linear"][2])
 
 
 def test_schedule_is_six_field_croner_v2_with_every_default(documents):
@@ -243,6 +259,8 @@ def test_flow_paths_are_injective_and_safe():
 def test_bad_step_names_and_reserved_ids():
     assert naming.step_id("failure") == "mf__step__failure" and naming.step_of("mf__step__failure") == "failure"
     assert naming.step_of("mf__init") is None and naming.step_of("start") == "start"
-    with pytest.raises(PlanError):
-        from metaflow_extensions.orchestrators.plugins.plan import Plan  # noqa: F401
-        naming.check_steps(type("P", (), {"steps": lambda self: [type("S", (), {"name": "bad-name"})()]})())
+    from types import SimpleNamespace
+
+    plan = SimpleNamespace(steps=lambda: [SimpleNamespace(name="start"), SimpleNamespace(name="bad-name")])
+    with pytest.raises(PlanError, match="bad-name"):
+        naming.check_steps(plan)

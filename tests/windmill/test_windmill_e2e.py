@@ -9,13 +9,12 @@ import flowrunner as fr
 import windmill_e2e as we
 from metaflow_extensions.orchestrators.plugins.runtime.ids import run_id as engine_run_id
 
-# @trigger / @trigger_on_finish flows are refused on Windmill (test_windmill_compile).
 SHAPES = [
     "linear", "branch", "nested_split", "foreach", "nested_foreach", "split_in_foreach",
     "foreach_in_split", "switch", "switch_in_foreach", "switch_end_of_foreach",
     "foreach_in_switch", "branch_in_switch", "switch_in_branch", "custom_names", "single_step",
     "config_flow", "decorators", "project_flow", "scheduled", "scheduled_cron",
-    "recursive_switch", "switch_skip", "recursive_in_foreach",
+    "recursive_switch", "switch_skip", "recursive_in_foreach", "triggered", "on_finish",
 ]
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +37,12 @@ def successful(job) -> bool:
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xdist_group("wm-" + n)) for n in SHAPES])
 def test_example_runs_on_windmill_like_locally(server, name):
     plan = fr.load_plan(name, engine="windmill")
-    job = we.run(server, name)
+    try:
+        job = we.run(server, name)
+    finally:
+        if name == "on_finish":  # else every later LinearFlow run here would start it
+            with server.client() as client:
+                client.delete_flow("f/%s/%s" % (we.FOLDER, plan.flow_name))
     assert successful(job), (job.get("result"), job.get("flow_status"))
     run = fr.client_run(plan.flow_name, run_id(job))
     assert run.successful and run.finished

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from metaflow import parameters
 from metaflow._vendor import click
@@ -115,7 +115,7 @@ class EngineCommands:
     # ---- the commands ----------------------------------------------------------------------
     def add_all(self) -> None:
         for add in (self.add_compile, self.add_create, self.add_trigger, self.add_run, self.add_status,
-                    self.add_list_runs, self.add_terminate, self.add_logs):
+                    self.add_list_runs, self.add_terminate, self.add_logs, self.add_send_event):
             add()
 
     def add_compile(self) -> None:
@@ -307,6 +307,39 @@ class EngineCommands:
             with engine.connection(kw).client() as client:
                 for step_name, line in engine.logs(client, engine.engine_run_id(run_id), step):
                     click.echo("%s %s" % (step_name, line))
+
+    def add_send_event(self) -> None:
+        engine = self.engine
+
+        @self.group.command(name="send-event", help="Publish an event: start every deployed flow that has "
+                                                    "@trigger(event=NAME).")
+        @self.connection
+        @click.argument("event_name")
+        @click.option("--payload", multiple=True, help="Payload field as key=value (repeatable).")
+        @click.option("--payload-json", default=None, help="The whole payload as a JSON object.")
+        @click.pass_obj
+        @self.errors
+        def send_event(obj, event_name, payload, payload_json=None, **kw):
+            body = parse_payload(payload, payload_json)
+            conn = engine.connection(kw)
+            with conn.client() as client:
+                started = engine.publish_event(client, conn, event_name, body)
+            for name, engine_id in started:
+                obj.echo("Event *%s* started %s (run %s)." % (event_name, name, engine.run_id(engine_id)))
+            if not started:
+                obj.echo("No deployed flow in %s listens for event %s." % (engine.event_scope(conn), event_name))
+
+
+def parse_payload(payload: Sequence[str], payload_json: Optional[str]) -> Dict[str, Any]:
+    body = json.loads(payload_json) if payload_json else {}
+    if not isinstance(body, dict):
+        raise ValueError("--payload-json expects a JSON object")
+    for item in payload:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError("--payload expects key=value, got %r" % item)
+        body[key] = value
+    return body
 
 
 def engine_cli(engine: Engine, max_workers: int = 16):

@@ -160,6 +160,15 @@ class Engine:
         """(step, line) of a run's engine logs, optionally of one step."""
         raise NotImplementedError
 
+    # ---- events (@trigger) -----------------------------------------------------------------
+    def publish_event(self, client, conn, event: str, payload: Dict[str, Any]) -> List[Tuple[str, str]]:
+        """Start every deployed flow listening for ``event``: (deployment name, engine run id)."""
+        raise NotImplementedError
+
+    def event_scope(self, conn) -> str:
+        """Where ``publish_event`` looks, as messages say it ("namespace metaflow")."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class DeploymentFacts:

@@ -111,6 +111,15 @@ class KestraEngine(Engine):
                                owner=labels.get(dep.LABEL_OWNER),
                                connection_kwargs=self.deployer_connection_kwargs(conn, namespace))
 
+    # ---- events ----------------------------------------------------------------------------
+    def publish_event(self, client, conn: dep.Connection, event: str, payload: Dict[str, Any]):
+        from .events import publish
+
+        return publish(client, conn.namespace, event, payload)
+
+    def event_scope(self, conn: dep.Connection) -> str:
+        return "namespace %s" % conn.namespace
+
     # ---- runs ------------------------------------------------------------------------------
     def start(self, client, conn: dep.Connection, name: str, inputs: Dict[str, Any]) -> str:
         return client.trigger(conn.namespace, name, inputs)["id"]

@@ -1,9 +1,7 @@
 """``python flow.py kestra ...``: the shared commands (``..cli_common``: compile, create,
-run, trigger, status, list-runs, terminate, logs) plus Kestra's own: resume (Kestra
-restart) and send-event (webhook triggers)."""
+run, trigger, status, list-runs, terminate, logs, send-event) plus Kestra's own resume
+(Kestra restart)."""
 from __future__ import annotations
-
-import json
 
 from metaflow._vendor import click
 
@@ -31,29 +29,3 @@ def resume(obj, clone_run_id, wait=False, max_wait=None, deployer_attribute_file
         obj.echo("Run *%s* resumed on Kestra (execution %s restarted)." % (pathspec, execution["id"]), bold=True)
         if wait:
             commands.wait(obj, client, execution["id"], max_wait)
-
-
-@kestra.command(name="send-event", help="Publish an event: start every deployed flow of the namespace "
-                                          "that has @trigger(event=NAME).")
-@commands.connection
-@click.argument("event_name")
-@click.option("--payload", multiple=True, help="Payload field as key=value (repeatable).")
-@click.option("--payload-json", default=None, help="The whole payload as a JSON object.")
-@click.pass_obj
-@commands.errors
-def send_event(obj, event_name, payload, payload_json=None, **kw):
-    from .events import publish
-
-    body = json.loads(payload_json) if payload_json else {}
-    for item in payload:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError("--payload expects key=value, got %r" % item)
-        body[key] = value
-    conn = ENGINE.connection(kw)
-    with conn.client() as client:
-        started = publish(client, conn.namespace, event_name, body)
-    for fid, execution_id in started:
-        obj.echo("Event *%s* started %s (run %s)." % (event_name, fid, ENGINE.run_id(execution_id)))
-    if not started:
-        obj.echo("No deployed flow in namespace %s listens for event %s." % (conn.namespace, event_name))

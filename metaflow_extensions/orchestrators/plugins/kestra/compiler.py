@@ -26,7 +26,8 @@ import yaml
 from ..plan import Capabilities, Foreach, Plan, PlanError, Split, StepTask, Switch, require_supported
 from ..plan.model import Sequence
 from ..plan.visit import BlockVisitor
-from ..plan.queries import first_step, input_switch_heads, recursive_input_heads, switch_heads_at_scope
+from ..plan.queries import (first_step, input_switch_heads, recursive_input_heads, require_defaults,
+                            switch_heads_at_scope)
 from ..runtime.spec import DeployOptions, flow_part, init_part, step_part
 from . import profiles
 from .naming import check_task_id, flow_id
@@ -407,13 +408,13 @@ def flow_triggers(ctx: _Context) -> List[Dict[str, Any]]:
     plan, target, profile = ctx.plan, ctx.target, ctx.profile
     triggers: List[Dict[str, Any]] = []
     if plan.schedule is not None:
-        _require_trigger_inputs(plan, profile, "@schedule")
+        require_defaults(plan, "@schedule")
         trig = {"id": "schedule", "type": "io.kestra.plugin.core.trigger.Schedule", "cron": plan.schedule.cron}
         if plan.schedule.timezone:
             trig["timezone"] = plan.schedule.timezone
         triggers.append(trig)
     for i, event in enumerate(plan.event_triggers):
-        _require_trigger_inputs(plan, profile, "@trigger")
+        require_defaults(plan, "@trigger")
         triggers.append({
             "id": "event-%d" % i,
             "type": "io.kestra.plugin.core.trigger.Webhook",
@@ -424,15 +425,6 @@ def flow_triggers(ctx: _Context) -> List[Dict[str, Any]]:
         upstream = [(target.namespace, flow_id(t.deployed_name)) for t in plan.flow_triggers]
         triggers.append(profile.flow_trigger("on-finish", upstream))
     return triggers
-
-
-def _require_trigger_inputs(plan: Plan, profile, what: str) -> None:
-    # Kestra accepts such a trigger, but every run it starts would fail at input
-    # resolution (no value for a required input): refuse it here, as Argo does.
-    missing = [p.name for p in plan.parameters if p.required and p.default is None]
-    if missing:
-        raise PlanError("%s starts runs without parameter values, but %s is required and has no "
-                        "default: give it a default" % (what, ", ".join(missing)))
 
 
 def webhook_key(target: KestraTarget, event: str) -> str:

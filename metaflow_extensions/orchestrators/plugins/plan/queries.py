@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
-from .model import Sequence, Split, Switch, Tail
+from .errors import PlanError
+from .model import Plan, Sequence, Split, Switch, Tail
 from .visit import head_of
 
 
@@ -62,3 +63,13 @@ def switch_heads_at_scope(body: Sequence, recursive_only: bool = False) -> List[
             for branch in block.branches:
                 heads += switch_heads_at_scope(branch, recursive_only)
     return heads
+
+
+def require_defaults(plan: Plan, what: str) -> None:
+    """Refuse a trigger that starts runs without parameter values (a schedule, an event,
+    another flow) when a required parameter has no default: every run it starts would
+    fail on the missing value. Argo refuses the same at deploy time."""
+    missing = [p.name for p in plan.parameters if p.required and p.default is None]
+    if missing:
+        raise PlanError("%s starts runs without parameter values, but %s is required and has no "
+                        "default: give it a default" % (what, ", ".join(missing)))

@@ -1,4 +1,5 @@
-"""What a task running on Windmill asks Windmill itself (stdlib only: no Metaflow import).
+"""What a task running on Windmill asks Windmill itself (stdlib only: no Metaflow import):
+its attempt number, and, once a run succeeded, which deployed flows wait for it.
 
 Windmill has no retry-count variable (windmill-errata, "Facts the compiler needs"): a
 retry re-runs the module with the failed job's arguments, so the attempt number cannot
@@ -19,10 +20,15 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Callable, Mapping, Optional
+import sys
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+from . import ids
 
 REQUIRED = ("BASE_INTERNAL_URL", "WM_WORKSPACE", "WM_FLOW_JOB_ID", "WM_TOKEN")
 TRIES = 5
+INIT_ID = "mf__init"
+EVENT_INPUT = "metaflow_event"  # the flow input a triggering event's payload arrives in
 
 
 class WindmillLookupError(Exception):
@@ -61,5 +67,102 @@ def current_attempt(env: Optional[Mapping[str, str]] = None,
 
 
 def _fetch(request: urllib.request.Request) -> Any:
+    """The JSON body, or the text of one that is not JSON (``jobs/run`` answers the new
+    job's id as plain text)."""
     with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read().decode("utf-8"))
+        text = response.read().decode("utf-8")
+    try:
+        return json.loads(text)
+    except ValueError:
+        if response.headers.get_content_type() == "application/json":
+            raise
+        return text.strip()
+
+
+# --- what a deployment says of itself -------------------------------------------------------
+
+
+def deployment_of(flow: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+    """What the compiler stored with the init module of a flow we deployed (flow name,
+    owner, project, branch, events it listens for, flows it runs after, parameter types),
+    from a ``flows/get`` body; None for any other flow."""
+    modules = ((flow.get("value") or {}).get("modules")) or []
+    if not modules or modules[0].get("id") != INIT_ID:
+        return None
+    transforms = (modules[0].get("value") or {}).get("input_transforms") or {}
+    part = (transforms.get("MFO_STEP") or {}).get("value")
+    if not isinstance(part, dict) or not isinstance(part.get("deployment"), dict):
+        return None
+    return dict(part["deployment"], params=dict(part.get("params") or {}),
+                internal_inputs=list(part.get("internal_inputs") or ()))
+
+
+# --- @trigger_on_finish: started by the upstream run itself ---------------------------------
+
+
+def _api(env: Mapping[str, str], method: str, path: str, body: Any = None,
+         fetch: Optional[Callable[[urllib.request.Request], Any]] = None) -> Any:
+    url = "%s/api/w/%s/%s" % (env["BASE_INTERNAL_URL"].rstrip("/"), urllib.parse.quote(env["WM_WORKSPACE"], safe=""),
+                              path)
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "Authorization": "Bearer %s" % env["WM_TOKEN"], "Accept": "application/json",
+        "Content-Type": "application/json"})
+    return (fetch or _fetch)(request)
+
+
+def listeners(env: Mapping[str, str], upstream: str, fetch=None) -> List[str]:
+    """Paths of the flows in this flow's folder deployed with ``@trigger_on_finish`` on
+    ``upstream`` (its deployed name, project-aware). Read at run time, so a flow deployed
+    after this one is found too."""
+    folder = env["WM_FLOW_PATH"].split("/")[1]
+    prefix = urllib.parse.quote("f/%s/" % folder, safe="")
+    found = []
+    for flow in _api(env, "GET", "flows/list?path_start=%s&per_page=1000" % prefix, fetch=fetch) or []:
+        doc = _api(env, "GET", "flows/get/%s" % flow["path"], fetch=fetch)
+        facts = deployment_of(doc) or {}
+        if upstream in (facts.get("after") or ()):
+            found.append(flow["path"])
+    return found
+
+
+def start_listeners(env: Mapping[str, str], spec: Mapping[str, Any], fetch=None) -> List[Tuple[str, str]]:
+    """Start every flow waiting for this run, with the run as the event payload (what
+    Metaflow's ``current.trigger`` describes: the upstream flow and run)."""
+    run_id = ids.run_id("windmill", env["MFO_EXECUTION_ID"])
+    payload = {"flow_name": spec["flow_name"], "deployed_name": spec["deployed_name"], "run_id": run_id,
+               "pathspec": "%s/%s" % (spec["flow_name"], run_id)}
+    started = []
+    for path in listeners(env, spec["deployed_name"], fetch=fetch):
+        job = _api(env, "POST", "jobs/run/f/%s" % path, {EVENT_INPUT: payload}, fetch=fetch)
+        started.append((path, str(job)))
+    return started
+
+
+def finished_main() -> int:
+    """The last module of every flow we deploy (``mf__finished``): reached only when every
+    step succeeded."""
+    env = dict(os.environ)
+    missing = [n for n in REQUIRED + ("WM_FLOW_PATH", "MFO_STEP", "MFO_EXECUTION_ID") if not env.get(n)]
+    if missing:
+        print("metaflow-orchestrators: not running as a Windmill flow step (no %s)" % ", ".join(missing),
+              file=sys.stderr)
+        return 2
+    spec = json.loads(env["MFO_STEP"])
+    try:
+        started = start_listeners(env, spec)
+    except (urllib.error.URLError, OSError, ValueError, KeyError) as ex:
+        print("metaflow-orchestrators: cannot start the flows waiting for %s: %s" % (spec["deployed_name"], ex),
+              file=sys.stderr)
+        return 1
+    for path, job in started:
+        print("@trigger_on_finish: started %s (job %s)" % (path, job))
+    if not started:
+        print("No deployed flow waits for %s (@trigger_on_finish)." % spec["deployed_name"])
+    with open("result.json", "w") as f:
+        json.dump({"started": [{"flow": p, "job": j} for p, j in started]}, f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(finished_main() if sys.argv[1:] == ["--finished"] else 2)

@@ -153,6 +153,22 @@ class WindmillEngine(Engine):
                                params=params, project=facts.get("project"), branch=facts.get("branch"),
                                owner=facts.get("owner"), connection_kwargs=self.deployer_connection_kwargs(conn))
 
+    # ---- events ----------------------------------------------------------------------------
+    def publish_event(self, client: WindmillClient, conn: Connection, event: str,
+                      payload: Dict[str, Any]) -> List[Tuple[str, str]]:
+        """Windmill has no event bus: every flow of the folder deployed with
+        ``@trigger(event=...)`` on this event is started with the payload as its
+        ``metaflow_event`` input (the launcher maps payload fields to parameters)."""
+        started = []
+        for flow in client.list_flows("f/%s/" % conn.folder):
+            facts = compiler.deployment_facts(client.get_flow(flow["path"]) or {}) or {}
+            if event in (facts.get("events") or ()):
+                started.append((flow["path"], client.run_flow(flow["path"], {compiler.EVENT_INPUT: payload})))
+        return started
+
+    def event_scope(self, conn: Connection) -> str:
+        return "Windmill folder f/%s/ (workspace %s)" % (conn.folder, conn.workspace)
+
     # ---- runs ------------------------------------------------------------------------------
     def start(self, client: WindmillClient, conn: Connection, name: str, inputs: Dict[str, Any]) -> str:
         flow = client.get_flow(name)

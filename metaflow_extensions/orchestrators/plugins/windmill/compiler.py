@@ -23,13 +23,16 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..plan import Capabilities, Foreach, Plan, PlanError, Split, StepTask, Switch, require_supported
 from ..plan.model import Case, Sequence
-from ..plan.queries import first_step, input_switch_heads, recursive_input_heads, switch_heads_at_scope
+from ..plan.queries import (first_step, input_switch_heads, recursive_input_heads, require_defaults,
+                            switch_heads_at_scope)
 from ..plan.visit import BlockVisitor
 from ..runtime.spec import DeployOptions, flow_part, init_part, step_part
+from ..runtime.windmill import EVENT_INPUT, deployment_of
 from . import naming, schema, scripts
 
 CAPABILITIES = Capabilities(engine="Windmill", recursive_switch=True)
 INIT_ID = naming.own_id("init")
+FINISHED_ID = naming.own_id("finished")
 # Metaflow enforces @timeout inside the step; Windmill's module timeout is the backstop.
 TIMEOUT_BUFFER = 60
 MAX_RETRY_SECONDS = 65535  # flows.rs ConstantDelay.seconds: u16
@@ -102,16 +105,19 @@ class _Context:
 def compile_flow(plan: Plan, deploy: DeployOptions, target: WindmillTarget) -> Dict[str, Any]:
     """The ``flows/create`` body for ``plan`` as plain data."""
     require_supported(plan, CAPABILITIES)
-    refuse_triggers(plan)
     naming.check_steps(plan)
+    if plan.event_triggers:
+        require_defaults(plan, "@trigger")
+    if plan.flow_triggers:
+        require_defaults(plan, "@trigger_on_finish")
     ctx = _Context(plan, deploy, target)
     path = target.path or flow_path(plan.project.flow_name if plan.project else plan.flow_name)
     doc: Dict[str, Any] = {
         "path": path,
         "summary": summary(plan),
         "description": description(ctx),
-        "value": {"modules": [init_module(ctx)] + sequence_modules(ctx, plan.root, Scope())},
-        "schema": schema.flow_schema(plan),
+        "value": {"modules": [init_module(ctx)] + sequence_modules(ctx, plan.root, Scope()) + [finished_module(ctx)]},
+        "schema": schema.flow_schema(plan, EVENT_INPUT if triggered(plan) else None),
     }
     if target.workflow_timeout:
         doc["timeout"] = int(target.workflow_timeout)  # NewFlow.timeout (seconds), flows.rs
@@ -128,17 +134,6 @@ def schedule_of(plan: Plan, target: WindmillTarget) -> Optional[Dict[str, Any]]:
 def dump(doc: Any) -> str:
     """JSON text with sorted keys: compiling twice gives the same text."""
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def refuse_triggers(plan: Plan) -> None:
-    if plan.event_triggers:
-        raise PlanError("@trigger(event=...) is not supported on Windmill yet because Windmill has no "
-                        "event bus of its own: deploy without it and start runs from your event source "
-                        "with `python flow.py windmill trigger` or the flow's run endpoint")
-    if plan.flow_triggers:
-        raise PlanError("@trigger_on_finish is not supported on Windmill because Windmill cannot start "
-                        "a flow when another one finishes (its schedule success handlers are "
-                        "Enterprise-only): trigger the downstream flow from the upstream one's last step")
 
 
 def summary(plan: Plan) -> str:
@@ -210,34 +205,59 @@ def rawscript(module_id: str, summary_text: str, content: str, transforms: Dict[
 def deployment(ctx: _Context) -> Dict[str, Any]:
     """Who deployed what, where the CLI and ``from_deployment`` read it back (Windmill
     flows have no labels): kept with the init task's spec part, which ignores it."""
-    plan, facts = ctx.plan, {"flow_name": ctx.plan.flow_name}
+    plan, facts = ctx.plan, {"flow_name": ctx.plan.flow_name, "deployed_name": deployed_name(ctx.plan)}
     if ctx.deploy.owner:
         facts["owner"] = ctx.deploy.owner
     if plan.project:
         facts.update(project=plan.project.name, branch=plan.project.branch)
+    if plan.event_triggers:
+        facts["events"] = sorted({t.name for t in plan.event_triggers})
+    if plan.flow_triggers:
+        facts["after"] = sorted({t.deployed_name for t in plan.flow_triggers})
     return facts
 
 
-def deployment_facts(flow: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """What ``deployment`` stored, plus the parameter types, from a ``flows/get`` body;
-    None for a flow we did not deploy."""
-    modules = ((flow.get("value") or {}).get("modules")) or []
-    if not modules or modules[0].get("id") != INIT_ID:
-        return None
-    transforms = (modules[0].get("value") or {}).get("input_transforms") or {}
-    part = (transforms.get("MFO_STEP") or {}).get("value")
-    if not isinstance(part, dict) or not isinstance(part.get("deployment"), dict):
-        return None
-    return dict(part["deployment"], params=dict(part.get("params") or {}))
+def deployed_name(plan: Plan) -> str:
+    return plan.project.flow_name if plan.project else plan.flow_name
+
+
+def triggered(plan: Plan) -> bool:
+    """Runs of this flow may be started by an event (``@trigger``) or by another flow's
+    run (``@trigger_on_finish``): the payload arrives as the flow input ``metaflow_event``."""
+    return bool(plan.event_triggers or plan.flow_triggers)
+
+
+deployment_facts = deployment_of
+
+
+def init_step_part(ctx: _Context) -> Dict[str, Any]:
+    part = dict(init_part(ctx.plan), deployment=deployment(ctx))
+    if triggered(ctx.plan):
+        part.update(event_input=EVENT_INPUT, internal_inputs=[EVENT_INPUT])  # an input, not a parameter
+    return part
+
+
+def finished_module(ctx: _Context) -> Dict[str, Any]:
+    """Last module, reached only when every step succeeded: starts the deployed flows
+    that wait for this one (``@trigger_on_finish``; Windmill has no flow-finish trigger).
+    They are looked up when the run ends, so a flow deployed later is found too."""
+    transforms = {
+        "MFO_PYTHON": static(ctx.target.python),
+        "MFO_STEP": static({"kind": "finished", "flow_name": ctx.plan.flow_name,
+                            "deployed_name": deployed_name(ctx.plan)}),
+        "MFO_EXECUTION_ID": js("results.%s.execution_id" % INIT_ID),
+    }
+    return rawscript(FINISHED_ID, "Metaflow run finished: starts the flows deployed with @trigger_on_finish on it",
+                     scripts.finished_script(transforms), transforms)
 
 
 def init_module(ctx: _Context) -> Dict[str, Any]:
     transforms = {
         "MFO_PYTHON": static(ctx.target.python),
         "MFO_FLOW": static(ctx.flow_spec),
-        "MFO_STEP": static(dict(init_part(ctx.plan), deployment=deployment(ctx))),
+        "MFO_STEP": static(init_step_part(ctx)),
     }
-    if ctx.plan.parameters:
+    if ctx.plan.parameters or triggered(ctx.plan):
         # The whole run input: the launcher passes each parameter as --<name>.
         transforms["MFO_PARAMS"] = js("flow_input")
     return rawscript(INIT_ID, "Metaflow init: registers the run windmill-<flow job id> and its parameters",

@@ -6,9 +6,10 @@ through one input transform, never through code.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
-from ..plan import Parameter, ParamType, Plan, PlanError
+from ..plan import Parameter, ParamType, Plan
+from ..plan.queries import require_defaults
 
 JSON_SCHEMA = "https://json-schema.org/draft/2020-12/schema"
 _TYPES = {
@@ -20,14 +21,22 @@ _TYPES = {
 }
 
 
-def flow_schema(plan: Plan) -> Dict[str, Any]:
-    """Typed fields, defaults, descriptions, required parameters, in the flow's order."""
+EVENT_PROPERTY = {"type": "object", "description": "The event that started this run: filled by `python flow.py "
+                  "windmill send-event` (@trigger) or by the upstream run (@trigger_on_finish); leave empty."}
+
+
+def flow_schema(plan: Plan, event_input: Optional[str] = None) -> Dict[str, Any]:
+    """Typed fields, defaults, descriptions, required parameters, in the flow's order;
+    plus the event payload input of a triggered flow."""
+    properties = {p.name: parameter_property(p) for p in plan.parameters}
+    if event_input:
+        properties[event_input] = dict(EVENT_PROPERTY)
     return {
         "$schema": JSON_SCHEMA,
         "type": "object",
-        "properties": {p.name: parameter_property(p) for p in plan.parameters},
+        "properties": properties,
         "required": [p.name for p in plan.parameters if is_required(p)],
-        "order": [p.name for p in plan.parameters],
+        "order": list(properties),
     }
 
 
@@ -59,12 +68,8 @@ def _json_text(value: Any) -> str:
 
 
 def default_args(plan: Plan, what: str) -> Dict[str, Any]:
-    """The run arguments of a run nobody fills in (a schedule): every default. A required
-    parameter without one would fail every such run: refused, as Argo does."""
-    missing: List[str] = [p.name for p in plan.parameters if is_required(p)]
-    if missing:
-        raise PlanError("%s starts runs without parameter values, but %s is required and has no "
-                        "default: give it a default" % (what, ", ".join(missing)))
+    """The run arguments of a run nobody fills in (a schedule): every default."""
+    require_defaults(plan, what)
     return {p.name: p.default for p in plan.parameters if p.default is not None}
 
 

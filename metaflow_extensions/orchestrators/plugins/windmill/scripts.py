@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Dict, Iterable, List, Optional
 
 ENTRY = "metaflow_extensions.orchestrators.plugins.runtime.entry"
+FINISHED = "metaflow_extensions.orchestrators.plugins.runtime.windmill"
 PYTHON_ARG = "MFO_PYTHON"
 # The task entry reads these from the environment (runtime/entry.py _OPTIONS).
 TASK_ARGS = ("MFO_PYTHON", "MFO_FLOW", "MFO_STEP", "MFO_EXECUTION_ID", "MFO_INDEX_PATH", "MFO_ITERATION",
@@ -41,7 +42,13 @@ def init_script(names: Iterable[str]) -> str:
     return _task(names, "Metaflow init", "--init", {"MFO_EXECUTION_ID": "WM_FLOW_JOB_ID"})
 
 
-def _task(names: Iterable[str], title: str, flag: str, from_env: Optional[Dict[str, str]] = None) -> str:
+def finished_script(names: Iterable[str]) -> str:
+    """The run's last module: starts the flows deployed with @trigger_on_finish on it."""
+    return _task(names, "Metaflow run finished", "--finished", module=FINISHED)
+
+
+def _task(names: Iterable[str], title: str, flag: str, from_env: Optional[Dict[str, str]] = None,
+          module: str = ENTRY) -> str:
     """``from_env``: task variables taken from Windmill's job variables, not arguments."""
     names = list(names)
     from_env = from_env or {}
@@ -51,7 +58,7 @@ def _task(names: Iterable[str], title: str, flag: str, from_env: Optional[Dict[s
     lines += declare(names)
     lines += ['%s="$%s"' % (name, var) for name, var in from_env.items()]
     lines.append("export %s" % " ".join(exported))
-    lines.append('exec "$%s" -m %s %s' % (PYTHON_ARG, ENTRY, flag))
+    lines.append('exec "$%s" -m %s %s' % (PYTHON_ARG, module, flag))
     return "\n".join(lines) + "\n"
 
 
