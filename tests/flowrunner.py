@@ -220,3 +220,56 @@ def _launch(spec, env, state: WalkState, workdir: str, attempt: int = 0, last: b
         return {}
     with open(report) as f:
         return json.load(f)
+
+
+# Exception objects carry stack traces with paths: compared through caught_type/_message.
+_UNCOMPARABLE = {"caught"}
+
+
+def comparable_artifacts(flow_name: str, run_id: str):
+    """Every task's user artifacts by position: what an engine run is compared on with
+    ``python flow.py run``."""
+    return {key: {k: v for k, v in user_artifacts(task).items() if k not in _UNCOMPARABLE}
+            for key, task in tasks_by_position(flow_name, run_id).items()}
+
+
+def engine_cli(engine: str, name: str, *args: str, env: Dict[str, str], check: bool = True):
+    """``python flow.py --no-pylint <engine> ...`` with the server's settings in ``env``
+    (credentials only there, never on the command line)."""
+    proc = subprocess.run([sys.executable, example(name), "--no-pylint", engine, *args],
+                          capture_output=True, text=True, env={**os.environ, **env}, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError("%s %s failed:\n%s\n%s" % (engine, " ".join(args), proc.stdout[-3000:],
+                                                         proc.stderr[-3000:]))
+    return proc
+
+
+# A foreach whose second iteration fails: both engines' CLI tests run it.
+FAILING_FOREACH = '''
+from metaflow import FlowSpec, step
+
+
+class FailInForeachFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = [1, 2, 3]
+        self.next(self.body, foreach="items")
+
+    @step
+    def body(self):
+        if self.input == 2:
+            raise ValueError("boom in iteration %d" % self.index)
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    FailInForeachFlow()
+'''

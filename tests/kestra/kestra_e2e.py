@@ -92,23 +92,12 @@ def run(server: Server, name: str, inputs=None, max_wait: float = 600, **target_
         return client.wait(execution["id"], max_wait=max_wait, poll=0.3)
 
 
-# Exception objects carry stack traces with paths: compared through caught_type/_message.
-_UNCOMPARABLE = {"caught"}
-
-
-def artifacts(flow_name: str, run_id: str):
-    return {key: {k: v for k, v in fr.user_artifacts(task).items() if k not in _UNCOMPARABLE}
-            for key, task in fr.tasks_by_position(flow_name, run_id).items()}
+artifacts = fr.comparable_artifacts
 
 
 def flow_cli(name: str, *args: str, server: Server, check: bool = True, env: Optional[Dict[str, str]] = None):
     """``python flow.py --no-pylint kestra ...`` against the server (credentials via env)."""
-    full_env = {**os.environ, **server.env(), **(env or {})}
-    proc = subprocess.run([sys.executable, fr.example(name), "--no-pylint", "kestra", *args],
-                          capture_output=True, text=True, env=full_env, timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError("kestra %s failed:\n%s\n%s" % (" ".join(args), proc.stdout[-3000:], proc.stderr[-3000:]))
-    return proc
+    return fr.engine_cli("kestra", name, *args, env={**server.env(), **(env or {})}, check=check)
 
 
 def flow_file(server: Server, tmp_path, name: str, source: str):

@@ -57,34 +57,7 @@ def test_cli_status_and_logs_reach_steps_inside_foreach_iterations(server):
     assert len(step_lines) == body_tasks + 1, status  # every Metaflow task, plus the init task
 
 
-FAILING_FOREACH = '''
-from metaflow import FlowSpec, step
-
-
-class FailInForeachFlow(FlowSpec):
-    @step
-    def start(self):
-        self.items = [1, 2, 3]
-        self.next(self.body, foreach="items")
-
-    @step
-    def body(self):
-        if self.input == 2:
-            raise ValueError("boom in iteration %d" % self.index)
-        self.next(self.join)
-
-    @step
-    def join(self, inputs):
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    FailInForeachFlow()
-'''
+FAILING_FOREACH = fr.FAILING_FOREACH
 
 
 def test_cli_wait_names_a_step_that_failed_inside_an_iteration(request, server, tmp_path):

@@ -86,34 +86,7 @@ def test_cli_wrong_token_is_one_clear_line(server):
     assert proc.returncode != 0 and "Windmill" in out and "Traceback" not in proc.stderr and "wrong-tok" not in out
 
 
-FAILING_FOREACH = '''
-from metaflow import FlowSpec, step
-
-
-class FailInForeachFlow(FlowSpec):
-    @step
-    def start(self):
-        self.items = [1, 2, 3]
-        self.next(self.body, foreach="items")
-
-    @step
-    def body(self):
-        if self.input == 2:
-            raise ValueError("boom in iteration %d" % self.index)
-        self.next(self.join)
-
-    @step
-    def join(self, inputs):
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    FailInForeachFlow()
-'''
+FAILING_FOREACH = fr.FAILING_FOREACH
 
 
 def run_flow_file(server, path, *args):
