@@ -299,12 +299,16 @@ def kill_when_running(emu, execution_id, task_id="slow", timeout=20.0):
 def test_concurrency_limit_queue_and_cancel(emu):
     emu.client.deploy_ok(flow("conc_cancel", "concurrency: {limit: 1, behavior: CANCEL}\n" + SLOW))
     first = emu.client.trigger("conformance", "conc_cancel").json()["id"]
+    # The limit counts executions already running: a second one created while the first is
+    # still CREATED may run too on the real engine (seen on 1.3.31), so start it after.
+    emu.client.wait(first, states={"RUNNING"})
     second = emu.client.trigger("conformance", "conc_cancel").json()["id"]
     assert emu.client.wait(second)["state"]["current"] == "CANCELLED"
     kill_when_running(emu, first)
     emu.client.wait(first)
     emu.client.deploy_ok(flow("conc_queue", "concurrency: {limit: 1}\n" + SLOW))
     first = emu.client.trigger("conformance", "conc_queue").json()["id"]
+    emu.client.wait(first, states={"RUNNING"})
     second = emu.client.trigger("conformance", "conc_queue").json()["id"]
     assert emu.client.wait(second, states={"QUEUED"})["state"]["current"] == "QUEUED"
     kill_when_running(emu, first)
