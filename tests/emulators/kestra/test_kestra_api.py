@@ -219,6 +219,12 @@ def test_kill_running_execution(emu):
     assert time.monotonic() - started < 5  # the subprocess was really killed
     assert exe["state"]["current"] == "KILLED"
     assert "KILLING" in [h["state"] for h in exe["state"]["histories"]]
+    # The execution turns KILLED at once (executor/.../ExecutorService.java@v1.3.25 `handleKilling`); the
+    # task run's KILLED worker result "may arrive late" (jdbc/.../JdbcExecutor.java@v1.3.25), so poll for it.
+    deadline = time.monotonic() + 10
+    while state_of(exe, "slow") != "KILLED" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        exe = emu.client.execution(exe_id)
     assert state_of(exe, "slow") == "KILLED" and runs(exe, "never") == []
     # Already finished: accepted (isOnKillCascade defaults to true), 409 only with isOnKillCascade=false
     # (webserver/.../api/ExecutionController.java@v1.3.25 `killExecution`).
