@@ -8,7 +8,9 @@ from starlette.responses import JSONResponse, Response
 
 from .jobs import USERNAME, iso, now
 from .rest import bad_request, emulator_of, not_found, read_json, text, workspace_of
-from .validation import ValidationError, check_path, validate_openflow
+from .rest import HttpError
+from .serde_model import SerdeError, check_flow_body, materialize_defaults
+from .validation import check_path, emulator_limits
 
 
 # ---- folders -----------------------------------------------------------------------------
@@ -48,7 +50,7 @@ FLOW_EXTRA_FIELDS = ("tag", "ws_error_handler_muted", "priority", "dedicated_wor
 def _flow_record(ws: str, path: str, body: Dict[str, Any]) -> Dict[str, Any]:
     """The stored `Flow` (OpenFlow + FlowMetadata)."""
     record = {"summary": body.get("summary", ""), "description": body.get("description", ""),
-              "value": body["value"], "schema": body.get("schema"), "path": path, "workspace_id": ws,
+              "value": materialize_defaults(body["value"]), "schema": body.get("schema"), "path": path, "workspace_id": ws,
               "edited_by": USERNAME, "edited_at": iso(now()), "archived": False, "extra_perms": {},
               "starred": False, "draft_only": False, "labels": body.get("labels") or []}
     for name in FLOW_EXTRA_FIELDS:
@@ -61,7 +63,7 @@ async def flow_create(request: Request) -> Response:
     """POST /flows/create: `OpenFlowWPath`, `path` required -> 201 text (spec 1.743)."""
     ws = workspace_of(request)
     body = await read_json(request)
-    validate_flow_body(body)
+    validate_flow_body(body, creating=True)
     path = body.get("path")
     problem = check_path(path)
     if problem:
@@ -80,7 +82,7 @@ async def flow_update(request: Request) -> Response:
     ws = workspace_of(request)
     old = request.path_params["path"]
     body = await read_json(request)
-    validate_flow_body(body)
+    validate_flow_body(body, creating=False)
     new = body.get("path") or old
     problem = check_path(new)
     if problem:
@@ -97,11 +99,15 @@ async def flow_update(request: Request) -> Response:
     return text(new)
 
 
-def validate_flow_body(body: Any) -> None:
+def validate_flow_body(body: Any, creating: bool) -> None:
+    """What the server refuses (422, its serde model), then what this emulator cannot run (400)."""
     try:
-        validate_openflow(body)
-    except ValidationError as exc:
-        raise bad_request("invalid flow: %s" % "; ".join(exc.problems))
+        check_flow_body(body, creating)
+    except SerdeError as exc:
+        raise HttpError(422, str(exc))
+    problems = emulator_limits(body["value"])
+    if problems:
+        raise bad_request("not executed by this emulator: %s" % "; ".join(problems))
 
 
 async def flow_exists(request: Request) -> Response:

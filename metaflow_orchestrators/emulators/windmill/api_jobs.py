@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from .api_flows import validate_flow_body
 from .jobs import now
-from .rest import bad_request, emulator_of, not_found, query_bool, read_json, text, workspace_of
+from .rest import bad_request, emulator_of, not_found, query_bool, read_json, read_json_extractor, text, workspace_of
 
 
 # ---- running -----------------------------------------------------------------------------
@@ -56,21 +56,21 @@ async def run_flow(request: Request) -> Response:
 
 
 async def run_flow_wait(request: Request) -> Response:
-    """POST /jobs/run_wait_result/f/{path}: blocks, then the result JSON; a failed run
-    answers 500 with the error object [inferred]."""
+    """POST /jobs/run_wait_result/f/{path}: blocks, then the result JSON; a failed run answers
+    422 with its result (windmill-api-jobs/src/execution.rs@v1.788.0 `result_to_response`)."""
     job = await _launch(request)
     timeout = emulator_of(request).wait_result_timeout
     finished = await anyio.to_thread.run_sync(job.done_event.wait, timeout)
     if not finished:
         return text("timeout after %ss waiting for job %s" % (timeout, job.id), 500)
-    return JSONResponse(job.result, status_code=200 if job.success else 500)
+    return JSONResponse(job.result, status_code=200 if job.success else 422)
 
 
 async def run_preview_flow(request: Request) -> Response:
     """POST /jobs/run/preview_flow: `{value, args, path?}` runs an unsaved flow."""
     ws = workspace_of(request)
     body = await read_json(request, {}) or {}
-    validate_flow_body({"summary": "", "value": body.get("value")})
+    validate_flow_body({"summary": "", "value": body.get("value")}, creating=False)
     job = emulator_of(request).engine.launch_flow(ws, body.get("path"), body["value"], body.get("args") or {})
     return text(job.id, 201)
 
@@ -137,9 +137,10 @@ async def flow_all_logs(request: Request) -> Response:
 
 
 async def job_cancel(request: Request) -> Response:
-    """POST /jobs_u/queue/cancel/{id} `{"reason"}` -> 200 text."""
+    """POST /jobs_u/queue/cancel/{id} `{"reason"}` -> 200 text; the body is a required
+    `Json<CancelJob>` (windmill-api/src/jobs.rs@v1.788.0 `cancel_job_api`)."""
     job = _job(request)
-    body = await read_json(request, {}) or {}
+    body = await read_json_extractor(request)
     if job.completed:
         raise bad_request("job %s is already completed" % job.id)
     emulator_of(request).engine.cancel(job, body.get("reason") if isinstance(body, dict) else None)

@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 
 from .emulator import Emulator
 from .jobs import EMAIL, USERNAME, iso, now
-from .rest import bad_request, emulator_of, not_found, read_json, text, workspace_of
+from .rest import HttpError, bad_request, emulator_of, not_found, read_json, text, workspace_of
 from .schedules import cron_problem, preview
 from .validation import check_path, validate_schedule_fields
 
@@ -37,8 +37,19 @@ def _check_schedule(emu: Emulator, ws: str, sched: Dict[str, Any]) -> None:
         raise bad_request("args must be an object")
 
 
+def _community_edition(body: Dict[str, Any]) -> None:
+    """Community Edition refusals (windmill-api-schedule/src/lib.rs@v1.788.0 `create_schedule`,
+    `#[cfg(not(feature = "enterprise"))]`)."""
+    for handler in ("on_recovery", "on_success"):
+        if body.get(handler) is not None:
+            raise HttpError(400, "%s is only available in enterprise version" % handler)
+    if (body.get("on_failure_times") or 0) > 1:
+        raise HttpError(400, "on_failure with a number of times > 1 is only available in enterprise version")
+
+
 async def schedule_create(request: Request) -> Response:
-    """POST /schedules/create (`NewSchedule`) -> 201 text path."""
+    """POST /schedules/create (`NewSchedule`) -> 200 text path (`-> Result<String>`,
+    windmill-api-schedule/src/lib.rs@v1.788.0 `create_schedule`)."""
     ws = workspace_of(request)
     emu = emulator_of(request)
     body = await read_json(request, {}) or {}
@@ -48,6 +59,7 @@ async def schedule_create(request: Request) -> Response:
     problem = check_path(body.get("path"))
     if problem:
         raise bad_request(problem)
+    _community_edition(body)
     sched = {k: body[k] for k in SCHEDULE_FIELDS + ("path", "script_path", "is_flow") if k in body}
     sched.setdefault("enabled", True)
     # A schedule created without cron_version is stored as v2 (windmill.md §13).
@@ -59,7 +71,7 @@ async def schedule_create(request: Request) -> Response:
             raise bad_request("a schedule already exists at path %s" % body["path"])
         schedules[body["path"]] = _stamp(sched)
     emu.scheduler.reset(ws, body["path"])
-    return text(body["path"], 201)
+    return text(body["path"])
 
 
 def _stamp(sched: Dict[str, Any]) -> Dict[str, Any]:
@@ -81,8 +93,12 @@ async def schedule_update(request: Request) -> Response:
         current = emu.store.workspaces[ws].schedules.get(path)
         if current is None:
             raise not_found("schedule %s" % path)
+        # `UPDATE schedule SET` every EditSchedule column: an omitted field is cleared; only
+        # cron_version and labels are COALESCEd (windmill-api-schedule/src/lib.rs@v1.788.0 `edit_schedule`).
         updated = dict(current)
-        updated.update({k: body[k] for k in SCHEDULE_FIELDS if k in body and k != "enabled"})
+        updated.update({k: body.get(k) for k in SCHEDULE_FIELDS if k not in ("enabled", "cron_version", "labels")})
+        updated.update({k: body[k] for k in ("cron_version", "labels") if body.get(k) is not None})
+        updated = {k: v for k, v in updated.items() if v is not None}
     _check_schedule(emu, ws, updated)
     with emu.store.lock:
         emu.store.workspaces[ws].schedules[path] = _stamp(updated)

@@ -20,7 +20,7 @@ from . import control
 from .environment import JobIdentity, WorkerEnv, job_environment
 from .jobs import Job, iso, new_flow_status, new_id, now
 from .jsengine import JsEngine, JsError, scope_for
-from .scripts import ProcessHandle, ScriptFailure, ScriptRun, run_script
+from .scripts import ProcessHandle, ScriptError, ScriptFailure, ScriptRun, run_script
 from .store import Store
 
 # worker_flow.rs log lines of a finished flow job.
@@ -337,9 +337,12 @@ class Engine:
             result = run_script(run, handle, lambda text, final: self._set_logs(job, text))
             outcome = Outcome(True, result, job_id=job.id)
         except ScriptFailure as failure:
-            err = dict(failure.error)
-            err["step_id"] = job.flow_step_id
-            outcome = Outcome(False, {"error": err}, job_id=job.id)
+            if isinstance(failure.error, ScriptError):  # the script's own result.json, verbatim
+                outcome = Outcome(False, {"error": failure.error["value"]}, job_id=job.id)
+            else:
+                err = dict(failure.error)
+                err["step_id"] = job.flow_step_id
+                outcome = Outcome(False, {"error": err}, job_id=job.id)
         finally:
             self._unregister(job)
             if not self.settings.keep_job_dirs:

@@ -8,6 +8,7 @@ function parameters built from JSON, so no user value is ever pasted into code.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from typing import Any, Dict, Mapping, Optional
 
@@ -34,24 +35,46 @@ class JsEngine:
         self._racer = MiniRacer()
 
     def evaluate(self, expr: str, scope: Mapping[str, Any], _shown: Optional[str] = None) -> Any:
-        """Evaluate ``expr`` with ``scope`` names bound; ``undefined`` yields ``None``.
+        """Evaluate ``expr`` as Windmill does (windmill-jseval/src/lib.rs@v1.788.0,
+        windmill-worker/src/js_eval.rs@v1.788.0 `eval_timeout`); ``undefined`` yields ``None``.
 
-        Windmill wraps an expression as the value of a function; what `undefined` turns
-        into is not pinned down, we return null (windmill.md §4 [inferred])."""
-        names = [n for n in scope if _identifier(n)]
-        params = ", ".join(names)
+        - the trimmed expression naming a context value (``previous_result``, ``result``…) is it;
+        - `results.<id>[<n>].<a>.<b>` alone is the SQL fast path (`RE_FULL`, `handle_full_regex`):
+          a missing step or key is null;
+        - otherwise `results` is a Proxy of promises and every `results.<id>` / `results["<id>"]`
+          (double quotes only, `RE`) is rewritten to `(await …)`: `results['a'].x` reads a
+          property of a Promise and is null;
+        - the code is `return <expr>;` unless it starts with a statement keyword or holds a `;`
+          outside strings (`should_add_return_quickjs`): then it is a function body and yields
+          null without an explicit `return`.
+        """
+        expr = expr.strip()
+        if expr in scope and expr != "results":
+            return scope[expr]
+        results = scope.get("results") or {}
+        fast = RE_FULL.match(expr)
+        if fast and not _ends_with_js_only_property(fast.group(3)):
+            return _fast_path(results, fast)
+        code = RESULTS_RE.sub(r"(await \1)", expr)
+        body = ("return %s;" % code) if _should_add_return(code) else code
+        names = [n for n in scope if _identifier(n) and n != "results"]
         payload = json.dumps([scope[n] for n in names])
-        # The expression is the body's returned value; JSON in and out keeps values plain.
-        code = (
-            "(function(__args){ const __f = function(%s){ return (\n%s\n); };"
-            " const __v = __f.apply(null, __args);"
-            " return __v === undefined ? 'null' : JSON.stringify(__v); })(%s)"
-            % (params, expr, payload)
+        program = (
+            "(async function(__args, __results){"
+            " const results = new Proxy({}, {get: function(t, name) {"
+            "  if (typeof name === 'symbol') return undefined;"
+            "  if (Object.prototype.hasOwnProperty.call(__results, name)) return Promise.resolve(__results[name]);"
+            "  return Promise.reject(new Error('no result for step ' + String(name))); }});"
+            " const __f = async function(%s){\n%s\n};"
+            " return __f.apply(null, __args); })(%s, %s).then((x) => JSON.stringify(x ?? null))"
+            % (", ".join(names), body, payload, json.dumps(results))
         )
         with self._lock:
             try:
-                text = self._racer.eval(code, timeout_sec=EVAL_TIMEOUT_SECONDS)
-            except Exception as exc:  # mini-racer raises parse, eval and timeout errors
+                text = self._racer.eval(program, timeout_sec=EVAL_TIMEOUT_SECONDS)
+                if not isinstance(text, str) and hasattr(text, "get"):
+                    text = text.get(timeout=EVAL_TIMEOUT_SECONDS)
+            except Exception as exc:  # mini-racer raises parse, eval, rejection and timeout errors
                 # worker_flow.rs `transform_input` error text.
                 raise JsError("Error during isolated evaluation of expression `%s`:\n%s"
                               % (_shown or expr, _first_line(exc))) from None
@@ -60,9 +83,72 @@ class JsEngine:
         return json.loads(text)
 
     def truthy(self, expr: str, scope: Mapping[str, Any]) -> bool:
-        """`Boolean(expr)`, as worker_flow.rs `compute_bool_from_expr` evaluates branchone,
-        stop_after_if and skip_if conditions."""
-        return bool(self.evaluate("Boolean(\n%s\n)" % expr, scope, _shown=expr))
+        """`Boolean(<expr>)` must evaluate to a boolean, as worker_flow.rs@v1.788.0
+        `compute_bool_from_expr` evaluates branchone, stop_after_if and skip_if conditions
+        (an expression holding a `;` becomes a body and yields null: an error)."""
+        value = self.evaluate("Boolean(%s)" % expr, scope, _shown=expr)
+        if not isinstance(value, bool):
+            raise JsError("Expected a boolean value, found: %s" % json.dumps(value))
+        return value
+
+
+# windmill-jseval/src/lib.rs@v1.788.0 `RE`, `RE_FULL`, `should_add_return_quickjs`.
+RESULTS_RE = re.compile(r'(?m)(results(?:\?)?(?:(?:\.[a-zA-Z_0-9]+)|(?:\[".*?"\])))')
+RE_FULL = re.compile(r"(?m)^results(?:\?)?\.([a-zA-Z_0-9]+)(?:\[(\d+)\])?((?:\.[a-zA-Z_0-9]+)+)?$")
+STATEMENT_PREFIXES = ("const ", "let ", "var ", "if ", "if(", "for ", "for(", "while ", "while(", "switch ",
+                      "switch(", "try ", "try{", "throw ", "function ", "class ", "async ", "await ")
+JS_ONLY_PROPERTIES = ("length",)
+
+
+def _should_add_return(code: str) -> bool:
+    trimmed = code.strip()
+    if not trimmed:
+        return True
+    if trimmed.startswith(("return ", "return;")) or trimmed == "return":
+        return False
+    if trimmed.startswith(STATEMENT_PREFIXES):
+        return False
+    return not _semicolon_outside_strings(trimmed)
+
+
+def _semicolon_outside_strings(text: str) -> bool:
+    single = double = template = False
+    prev = ""
+    for ch in text:
+        if ch == "'" and prev != "\\" and not double and not template:
+            single = not single
+        elif ch == '"' and prev != "\\" and not single and not template:
+            double = not double
+        elif ch == "`" and prev != "\\" and not single and not double:
+            template = not template
+        elif ch == ";" and not (single or double or template):
+            return True
+        prev = ch
+    return False
+
+
+def _ends_with_js_only_property(rest: Optional[str]) -> bool:
+    return bool(rest) and rest.rsplit(".", 1)[-1] in JS_ONLY_PROPERTIES
+
+
+def _fast_path(results: Mapping[str, Any], match: "re.Match[str]") -> Any:
+    """`get_result_by_id(flow_job, id, "<n>.a.b")`: the JSON path into the step's result, null
+    when anything along it is missing."""
+    if match.group(1) not in results:
+        return None
+    value: Any = results[match.group(1)]
+    path: list = [int(match.group(2))] if match.group(2) is not None else []
+    path += [p for p in (match.group(3) or "").split(".") if p]
+    for key in path:
+        if isinstance(value, list) and isinstance(key, int) and -len(value) <= key < len(value):
+            value = value[key]
+        elif isinstance(value, list) and isinstance(key, str) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        elif isinstance(value, dict) and str(key) in value:
+            value = value[str(key)]
+        else:
+            return None
+    return value
 
 
 def _first_line(exc: BaseException) -> str:

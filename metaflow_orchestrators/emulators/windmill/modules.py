@@ -7,7 +7,6 @@ the same args as the failed job instead of re-evaluating its input transforms (�
 from __future__ import annotations
 
 import json
-import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from .jsengine import JsError
@@ -46,7 +45,8 @@ def run_rawscript(engine: "Engine", frame: "Frame", index: int, mstatus: Dict[st
                   path: Optional[str] = None, timeout_module: Optional[Dict[str, Any]] = None,
                   step_id: Optional[str] = None) -> Result:
     """An inline script step: input transforms -> args, then a child job (windmill.md §5).
-    Its path is `<flow path>/step-<index>` unless the rawscript sets one."""
+    Its path is `<flow path>/<module id>` unless the rawscript sets one (worker_flow.rs@v1.788.0
+    `get_path`)."""
     value = module["value"]
     owner = timeout_module or module
     try:
@@ -54,9 +54,12 @@ def run_rawscript(engine: "Engine", frame: "Frame", index: int, mstatus: Dict[st
             args = engine.evaluate_args(frame, value.get("input_transforms") or {}, previous, **extra)
         # Module `timeout`: InputTransform or bare integer seconds (flows.rs, windmill.md §7.1).
         timeout = engine.seconds_of(frame, owner["timeout"], previous) if owner.get("timeout") is not None else None
+        # A `<= 0` step timeout is no override, not an instant kill (worker_flow.rs@v1.788.0
+        # `effective_flow_step_timeout`).
+        timeout = timeout if timeout is not None and timeout > 0 else None
     except JsError as exc:
         return _failure(module, "ExecutionErr", str(exc)), args
-    job_path = value.get("path") or path or "%s/step-%d" % (frame.flow_path, index)
+    job_path = value.get("path") or path or "%s/%s" % (frame.flow_path, module.get("id", "default"))
     job = engine.child_job(frame, "flowscript", step_id or module["id"], args, frame.root_for_children(),
                            raw_code=value.get("content", ""), language=value.get("language"), script_path=job_path)
     _set(frame, mstatus, job=job.id)
@@ -127,7 +130,9 @@ def run_forloop(engine: "Engine", frame: "Frame", index: int, mstatus: Dict[str,
                 previous: Any, extra: Dict[str, Any], args: Optional[Dict[str, Any]]) -> Result:
     """`forloopflow` (windmill.md §8.1, `next_forloop_status`): the iterator (with `result` and
     `previous_result` in scope) must be an array; result = iteration results in order;
-    `skip_failures` defaults to true when omitted (flows.rs); `parallel` defaults to false."""
+    `parallel` defaults to false. `skip_failures` is read raw, `unwrap_or(false)`
+    (worker_flow.rs@v1.788.0 `get_value_with_skip_failures`); a deployed flow has it spelled
+    out as true when omitted (serde_model.materialize_defaults)."""
     value = module["value"]
     try:
         items = engine.evaluate_transform(frame, value.get("iterator"), previous, result=previous, **extra)
@@ -141,7 +146,7 @@ def run_forloop(engine: "Engine", frame: "Frame", index: int, mstatus: Dict[str,
     _set(frame, mstatus, iterator={"index": 0, "itered": items}, flow_jobs=[], flow_jobs_success=[])
     if parallel and frame.same_worker and len(items) > 1:
         return _failure(module, "BadRequest", SAME_WORKER_ERROR), args
-    loop = _Loop(engine, frame, index, mstatus, module, previous, value.get("skip_failures", True))
+    loop = _Loop(engine, frame, index, mstatus, module, previous, value.get("skip_failures", False))
     iter_args = [insert_iter(frame.flow_input, i, item) for i, item in enumerate(items)]
     if parallel:
         return loop.parallel(iter_args, int(parallelism) if parallelism else None), args
@@ -151,7 +156,7 @@ def run_forloop(engine: "Engine", frame: "Frame", index: int, mstatus: Dict[str,
 def run_whileloop(engine: "Engine", frame: "Frame", index: int, mstatus: Dict[str, Any], module: Dict[str, Any],
                   previous: Any, extra: Dict[str, Any], args: Optional[Dict[str, Any]]) -> Result:
     """`whileloopflow` (windmill.md §8.2): iterate until a stop_after_if fires (on the loop
-    module or in the body); `iter.value == iter.index`; `skip_failures` defaults to false."""
+    module or in the body); `iter.value == iter.index`; `skip_failures` read raw, `unwrap_or(false)`."""
     _set(frame, mstatus, iterator={"index": 0, "itered": []}, flow_jobs=[], flow_jobs_success=[])
     loop = _Loop(engine, frame, index, mstatus, module, previous, module["value"].get("skip_failures", False))
     return loop.sequential(None), args
@@ -181,9 +186,14 @@ class _Loop:
                 outcome = self._simple_iteration(i, iter_args, previous)
             else:
                 outcome = self._subflow_iteration(i, iter_args, "loop-%d" % i, self.frame.root_for_children())
-            if self.frame.canceled() or (not outcome.success and not self.skip_failures):
+            if self.frame.canceled():
                 return outcome
             results.append(outcome.result)  # a skipped failure keeps its error object (§8.1)
+            if not outcome.success and not self.skip_failures:
+                # The module fails with the results of the iterations run so far, the failed one
+                # last (`FlowStatusModule::Failure { flow_jobs }` -> `retrieve_flow_jobs_results`,
+                # worker_flow.rs@v1.788.0).
+                return _outcome(False, results, job_id=outcome.job_id, handled=outcome.handled)
             previous = outcome.result
             if outcome.stopped or self._loop_stop(outcome):
                 break
@@ -246,36 +256,34 @@ class _Loop:
 
 def run_parallel(engine: "Engine", frame: "Frame", mstatus: Dict[str, Any], jobs: List[Any],
                  skip_of: Callable[[int], bool], parallelism: Optional[int]) -> "Outcome":
-    """Run pushed sub-flow jobs concurrently; results in job order. A failure that is not
-    skipped fails the module and cancels the siblings still running."""
+    """Run pushed sub-flow jobs concurrently; results in job order. No fail-fast: a finished
+    iteration or branch, passed or failed, only counts towards the total; the module is judged
+    when all are done, and fails if one that is not skipped failed — with the list of every
+    result, each failed one as its `{"error": ...}` in its slot (worker_flow.rs@v1.788.0
+    `update_flow_status_after_job_completion`, `nindex == len`, `retrieve_flow_jobs_results`)."""
     count = len(jobs)
     with frame.job.lock:
         mstatus["flow_jobs"] = [j.id for j in jobs]
         mstatus["flow_jobs_success"] = [None] * count
     outcomes: List[Optional["Outcome"]] = [None] * count
-    failed = threading.Event()
 
     def run_one(i: int) -> None:
-        if failed.is_set() or frame.canceled():
+        if frame.canceled():
             jobs[i].cancel_event.set()
         outcome = engine.run_subflow(frame, jobs[i], frame)
         outcomes[i] = outcome
         with frame.job.lock:
             mstatus["flow_jobs_success"][i] = outcome.success
-        if not outcome.success and not skip_of(i) and not failed.is_set():
-            failed.set()
-            for j, other in enumerate(jobs):
-                if j != i and not other.completed:
-                    engine.cancel(other, "sibling failed")
 
     with engine.pool(parallelism or count) as pool:
         list(pool.map(run_one, range(count)))
-    for i, outcome in enumerate(outcomes):
-        if outcome is not None and not outcome.success and not skip_of(i) and not jobs[i].canceled:
-            return outcome
-    if frame.canceled() or failed.is_set():
+    if frame.canceled():
         return next(o for o in outcomes if o is not None and not o.success)
-    return _outcome(True, [o.result if o is not None else None for o in outcomes])
+    results = [o.result if o is not None else None for o in outcomes]
+    failed = any(o is not None and not o.success and not skip_of(i) for i, o in enumerate(outcomes))
+    # The leaves already ran the failure module: not again at the loop/branchall node
+    # (worker_flow.rs@v1.788.0 `has_triggered_error_handler` for parallel modules).
+    return _outcome(not failed, results, handled=failed and bool(frame.flow_value.get("failure_module")))
 
 
 # ---- branches -------------------------------------------------------------------------------
@@ -310,9 +318,12 @@ def run_branchall(engine: "Engine", frame: "Frame", index: int, mstatus: Dict[st
         outcome = engine.run_subflow(frame, job, frame)
         with frame.job.lock:
             mstatus["flow_jobs_success"][-1] = outcome.success
-        if frame.canceled() or (not outcome.success and not skips[i]):
+        if frame.canceled():
             return outcome, args
         results.append(outcome.result)
+        if not outcome.success and not skips[i]:
+            # Failure { flow_jobs } -> the results so far (worker_flow.rs@v1.788.0).
+            return _outcome(False, results, job_id=outcome.job_id, handled=outcome.handled), args
     # A stop in the last branch run stops the enclosing flow (stop_early_override) [source].
     return _outcome(True, results, stopped=outcome.stopped, skipped=outcome.skipped), args
 
@@ -320,7 +331,7 @@ def run_branchall(engine: "Engine", frame: "Frame", index: int, mstatus: Dict[st
 def run_branchone(engine: "Engine", frame: "Frame", index: int, mstatus: Dict[str, Any], module: Dict[str, Any],
                   previous: Any, extra: Dict[str, Any], args: Optional[Dict[str, Any]]) -> Result:
     """`branchone` (windmill.md §8.4): `Boolean(expr)` of each branch in order (with `result`
-    = previous result); the first true one runs as a `<flow>/branchone-<step>` sub-flow with
+    = previous result); the first true one runs as a `<flow>/branchone-<i + 1>` sub-flow (`-0`: default) with
     the flow's args, else `default`. A stop inside it stops the enclosing flow."""
     value = module["value"]
     chosen: Optional[int] = None
@@ -338,7 +349,8 @@ def run_branchone(engine: "Engine", frame: "Frame", index: int, mstatus: Dict[st
         body = value["branches"][chosen].get("modules") or []
         _set(frame, mstatus, branch_chosen={"type": "branch", "branch": chosen})
     job = engine.subflow_job(frame, module["id"], body, dict(frame.flow_input), frame.root_for_children(),
-                             "%s/branchone-%d" % (frame.flow_path, index))
+                             # `branch_idx`: 0 for the default, i + 1 for branch i (worker_flow.rs@v1.788.0).
+                             "%s/branchone-%d" % (frame.flow_path, 0 if chosen is None else chosen + 1))
     _set(frame, mstatus, job=job.id)
     return engine.run_subflow(frame, job, frame), args
 

@@ -56,3 +56,15 @@ def query_bool(request: Request, name: str) -> Optional[bool]:
     if value is None or value == "":
         return None
     return value.lower() in ("true", "1", "yes")
+
+
+async def read_json_extractor(request: Request) -> Any:
+    """axum's `Json<T>` extractor (axum/src/extract/rejection.rs, as Windmill's handlers use it):
+    no JSON content type -> 415, an empty or malformed body -> 400."""
+    if "json" not in request.headers.get("content-type", "").lower():
+        raise HttpError(415, "Expected request with `Content-Type: application/json`")
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise HttpError(400, "Failed to parse the request body as JSON: %s" % exc)

@@ -146,16 +146,31 @@ def _error(name: str, message: str, stack: Optional[str] = None) -> Dict[str, An
     return error
 
 
-# Runs `main(**args)` from main.py and writes its JSON result (windmill.md §5.4); the error
-# object mirrors python_executor.rs's wrapper: message, name, stack (frames after the
-# wrapper's own), extra (the exception's attributes).
+# Runs `main` from main.py and writes its JSON result (windmill.md §5.4). Like the generated
+# wrapper (python_executor.rs@v1.788.0 `compute_py_codegen`): a `**kwargs` signature gets every
+# argument; otherwise only the parameters `main` declares, each `kwargs.get(name)` (None when not
+# given), dropped when None and the parameter has a default; '<function call>' values dropped.
+# The error object mirrors the wrapper's: message, name, stack (frames after the wrapper's
+# own), extra (the exception's attributes).
 PYTHON_WRAPPER = """\
-import json, sys, traceback
+import inspect, json, sys, traceback
 sys.path.insert(0, '.')
 with open('args.json') as f:
-    args = json.load(f)
+    kwargs = json.load(f)
 try:
     import main as user_module
+    params = inspect.signature(user_module.main).parameters.values()
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        args = dict(kwargs)
+    else:
+        args = {}
+        for p in params:
+            if p.kind in (p.VAR_POSITIONAL, p.POSITIONAL_ONLY):
+                continue
+            args[p.name] = kwargs.get(p.name)
+            if args[p.name] is None and p.default is not p.empty:
+                del args[p.name]
+    args = {k: v for k, v in args.items() if v != '<function call>'}
     result = user_module.main(**args)
     with open('result.json', 'w') as f:
         json.dump(result, f)
@@ -189,10 +204,32 @@ def run_script(run: ScriptRun, handle: ProcessHandle, log_sink: Any) -> Any:
     if run.language == "python3":
         return _python_result(run.job_dir, exit_code, output)
     if exit_code != 0:
-        # bash_executor.rs: a non-zero exit fails the job; the message carries the last lines.
-        tail = "\n".join(output.rstrip("\n").split("\n")[-5:])
-        raise ScriptFailure(_error("ExecutionErr", "ExitCode: %d, last log lines:\n%s" % (exit_code, tail)))
+        raise ScriptFailure(bash_exit_error(run.job_dir, header + output, exit_code))
     return bash_result(run.job_dir, output)
+
+
+class ScriptError(dict):
+    """A job error given verbatim by the script (its non-empty result.json): stored as
+    `{"error": <contents>}` with nothing added."""
+
+
+ANSI_ESCAPE_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def bash_exit_error(job_dir: str, log: str, exit_code: int) -> Any:
+    """A non-zero exit: a non-empty `result.json` IS the error (`read_result`); else the last
+    600 characters of the job log after "CODE EXECUTION ---", ANSI-stripped, in
+    `SerializedError` (result_processor.rs@v1.788.0 `Error::ExitStatus`, `extract_error_value`;
+    the program is "bash run", bash_executor.rs@v1.788.0)."""
+    text = _read_nonempty(os.path.join(job_dir, "result.json"))
+    if text is not None:
+        try:
+            return ScriptError(value=json.loads(text))
+        except ValueError:
+            pass  # read_result fails on invalid JSON: `.ok()` drops it, the log text is used
+    tail = log[-600:].split("CODE EXECUTION ---")[-1]
+    message = 'exit code for "bash run": %d, last log lines:\n%s' % (exit_code, ANSI_ESCAPE_RE.sub("", tail.strip()))
+    return dict(_error("ExecutionErr", message), exit_code=exit_code)
 
 
 def _prepare_bash(run: ScriptRun) -> List[str]:

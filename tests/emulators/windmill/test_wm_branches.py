@@ -38,10 +38,15 @@ def test_branchall_sequential_when_parallel_false(wm, tmp_path):
     assert log.read_text().split() == ["1", "2"]
 
 
-def test_branchall_missing_skip_failure_fails_the_flow(wm):
-    job = wm.run_flow(flow(branchall("b", ([echo("x", "1")], {}), ([failing("y")], {})), echo("after", "2")))
-    assert job["success"] is False
-    assert job["result"]["error"]["step_id"] == "y"
+def test_branchall_missing_skip_failure_deployed_vs_preview(wm):
+    """Deployed: the stored value spells out `Branch.skip_failure` = true (serde default, re-serialized
+    by worker_lockfiles.rs@v1.788.0); preview: read raw, `unwrap_or(false)` (worker_flow.rs@v1.788.0)."""
+    value = flow(branchall("b", ([echo("x", "1")], {}), ([failing("y")], {})), echo("after", "2"))
+    deployed = wm.run_flow(value)
+    assert deployed["success"] is True and deployed["result"] == "2"
+    preview = wm.run_preview(value)
+    assert preview["success"] is False
+    assert preview["result"][0] == "1" and preview["result"][1]["error"]["step_id"] == "y"
 
 
 def test_branchall_skip_failure_keeps_error_object(wm):
@@ -67,7 +72,7 @@ def test_branch_sub_flows_are_jobs_with_branch_paths(wm):
 
 
 def test_stop_inside_a_branch_stops_the_enclosing_flow(wm):
-    inner = dict(echo("x", "'stop-here'"), stop_after_if={"expr": "true"})
+    inner = dict(echo("x", "'stop-here'"), stop_after_if={"expr": "true", "skip_if_stopped": False})
     value = flow(branchone("sw", [("true", [inner])], [echo("d", "1")]), echo("after", "'not reached'"))
     job = wm.run_flow(value)
     assert job["success"] is True and job["result"] == "stop-here"

@@ -52,14 +52,15 @@ def test_skip_failures_true_keeps_error_objects(wm):
     assert job["result"][1]["error"]["name"] == "ExecutionErr"
 
 
-def test_missing_skip_failures_is_rejected_by_schema_but_defaults_to_true_in_the_engine(wm, emulator):
+def test_missing_skip_failures_deployed_true_preview_false(wm):
+    """The server accepts an omitted `skip_failures` (serde); a deployed flow stores it as true
+    (flows.rs@v1.788.0 `unwrap_or(true)`, re-serialized by the dependency job), a preview reads it
+    raw with `unwrap_or(false)` (worker_flow.rs@v1.788.0)."""
     loop = {"id": "l", "value": {"type": "forloopflow", "iterator": js("[0, 1, 2]"), "modules": _fail_on_one()}}
-    response = wm.http.post(wm.w("flows/create"), json={"path": "f/tests/noskip", "summary": "", "value": flow(loop)})
-    assert response.status_code == 400 and "skip_failures" in response.text  # the official schema requires it
-    # The server's serde default (flows.rs) is true: run the same value on the engine directly.
-    job = emulator.emulator.engine.launch_flow(wm.workspace, None, flow(loop), {})
-    assert job.done_event.wait(20)
-    assert job.success is True and job.result[1]["error"]["name"] == "ExecutionErr"
+    deployed = wm.run_flow(flow(loop))
+    assert deployed["success"] is True and deployed["result"][1]["error"]["name"] == "ExecutionErr"
+    preview = wm.run_preview(flow(loop))
+    assert preview["success"] is False and len(preview["result"]) == 2
 
 
 def test_skip_failures_false_fails_the_loop(wm):
@@ -131,7 +132,7 @@ def test_while_loop_runs_until_stop_after_if(wm):
 
 
 def test_stop_after_if_in_sequential_loop_only_breaks_the_loop(wm):
-    body = [dict(echo("s", "flow_input.iter.value"), stop_after_if={"expr": "result == 'b'"})]
+    body = [dict(echo("s", "flow_input.iter.value"), stop_after_if={"expr": "result == 'b'", "skip_if_stopped": False})]
     job = wm.run_flow(flow(forloop("l", js("['a', 'b', 'c']"), body, skip_failures=False), echo("after", "'ran'")))
     assert job["result"] == "ran"
     assert job["flow_status"]["modules"][0]["flow_jobs_success"] == [True, True]
@@ -166,7 +167,7 @@ def test_non_simple_loop_iterations_are_sub_flows(wm):
     job = wm.wait(wm.run(path))
     iteration = job["flow_status"]["modules"][0]["flow_jobs"][0]
     assert wm.job(iteration)["script_path"] == path + "/loop-0"
-    assert job["result"] == ["%s|%s/loop-0|%s/loop-0/step-1" % (iteration, path, path)]
+    assert job["result"] == ["%s|%s/loop-0|%s/loop-0/b" % (iteration, path, path)]  # get_path: <flow>/<module id>
 
 
 def test_parallel_iterations_have_forloop_paths(wm):
@@ -179,6 +180,6 @@ def test_parallel_iterations_have_forloop_paths(wm):
 def test_stop_after_if_on_the_loop_module_breaks_a_while_loop(wm):
     loop = {"id": "w", "value": {"type": "whileloopflow", "skip_failures": False,
                                  "modules": [echo("s", "flow_input.iter.index")]},
-            "stop_after_if": {"expr": "result === '3'"}}
+            "stop_after_if": {"expr": "result === '3'", "skip_if_stopped": False}}
     job = wm.run_flow(flow(loop, echo("after", "results.w.join(',')")))
     assert job["success"] is True and job["result"] == "0,1,2,3"

@@ -54,7 +54,7 @@ def test_undefined_becomes_null(wm):
 
 
 def test_javascript_error_fails_the_module(wm):
-    job = wm.run_flow(flow(echo("a", "results.nope.deep")))
+    job = wm.run_flow(flow(echo("a", "(flow_input.nope).deep")))
     assert job["success"] is False
     assert "TypeError" in job["result"]["error"]["message"]
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from typing import Any, Dict, Iterator, List, Optional
 
@@ -24,8 +25,19 @@ class Windmill:
     def w(self, suffix: str) -> str:
         return "/w/%s/%s" % (self.workspace, suffix)
 
+    def ensure_folder(self, name: str) -> None:
+        """`f/<folder>/...` paths need the folder on a real server."""
+        if self.http.get(self.w("folders/exists/" + name)).json() is not True:
+            response = self.http.post(self.w("folders/create"), json={"name": name})
+            assert response.status_code in (200, 201), response.text
+
+    @staticmethod
+    def unique_path(name: str = "flow") -> str:
+        """A fresh `f/tests/...` path (a real server keeps flows from earlier runs)."""
+        return "f/tests/%s_%d_%d_%d" % (name, os.getpid(), int(time.time() * 1000) % 10000000, next(_counter))
+
     def create_flow(self, value: Dict[str, Any], path: Optional[str] = None, **extra: Any) -> str:
-        path = path or "f/tests/flow_%d_%d" % (int(time.time() * 1000) % 100000, next(_counter))
+        path = path or self.unique_path()
         body = {"path": path, "summary": "test flow", "value": value}
         body.update(extra)
         response = self.http.post(self.w("flows/create"), json=body)
@@ -51,6 +63,13 @@ class Windmill:
                 return job
             time.sleep(0.05)
         raise AssertionError("job %s did not complete within %ss" % (job_id, timeout))
+
+    def run_preview(self, value: Dict[str, Any], args: Optional[Dict[str, Any]] = None,
+                    timeout: float = 30.0) -> Dict[str, Any]:
+        """Run an unsaved flow (`jobs/run/preview_flow`): its value is never re-serialized."""
+        response = self.http.post(self.w("jobs/run/preview_flow"), json={"value": value, "args": args or {}})
+        assert response.status_code == 201, response.text
+        return self.wait(response.text, timeout)
 
     def run_flow(self, value: Dict[str, Any], args: Optional[Dict[str, Any]] = None,
                  timeout: float = 30.0) -> Dict[str, Any]:
