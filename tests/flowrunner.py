@@ -244,6 +244,21 @@ def engine_cli(engine: str, name: str, *args: str, env: Dict[str, str], check: b
     return proc
 
 
+def assert_task_logs_saved(name: str, flow_name: str, run_id: str, step: str, stream: str, *expected: str) -> None:
+    """What a user reads after an engine run, from the Metaflow datastore: ``task.stdout`` /
+    ``task.stderr`` (the client) and ``python flow.py logs`` (Metaflow's own command)."""
+    run = client_run(flow_name, run_id)
+    text = getattr(next(iter(run[step])), stream)
+    for piece in expected:
+        assert piece in text, (stream, text[-2000:])
+    args = [sys.executable, example(name), "--no-pylint", "logs", "%s/%s" % (run_id, step)]
+    if stream == "stderr":
+        args.append("--stderr")
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    for piece in expected:
+        assert piece in proc.stdout + proc.stderr, (proc.stdout[-2000:], proc.stderr[-2000:])
+
+
 # A foreach whose second iteration fails: both engines' CLI tests run it.
 FAILING_FOREACH = '''
 from metaflow import FlowSpec, step

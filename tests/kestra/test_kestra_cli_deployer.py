@@ -40,6 +40,7 @@ def test_cli_run_status_list_logs(server, tmp_path):
     logs = ke.flow_cli("switch", "logs", rid, "--step", "end", server=server)
     assert "result:" in logs.stdout
     assert fr.client_run("SwitchFlow", rid).successful
+    fr.assert_task_logs_saved("switch", "SwitchFlow", rid, "end", "stdout", "result:")
     _no_password(compiled.read_text(), run.stdout, run.stderr, status.stdout, listed.stdout, logs.stdout)
     with server.client() as client:
         _no_password(*(e["message"] for e in client.logs(rid[len("kestra-"):])))
@@ -83,6 +84,9 @@ def test_cli_failure_shows_the_step_error_and_exit_code(server):
     proc = ke.flow_cli("failing", "run", "--wait", "--worker-python=%s" % ke.WORKER_PYTHON, server=server, check=False)
     assert proc.returncode != 0
     assert "boom from failing step" in proc.stdout + proc.stderr and "ended FAILED" in proc.stdout + proc.stderr
+    rid = next(w for w in (proc.stdout + proc.stderr).split() if w.startswith("FailingFlow/kestra-")).split("/")[1]
+    fr.assert_task_logs_saved("failing", "FailingFlow", rid, "explode", "stderr", "Traceback",
+                              "boom from failing step")
 
 
 def test_cli_wrong_password_is_one_clear_line(server):

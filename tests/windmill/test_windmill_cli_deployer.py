@@ -48,6 +48,7 @@ def test_cli_run_status_list_logs(server, tmp_path):
     logs = we.flow_cli("switch", "logs", rid, "--step", "end", server=server)
     assert "end" in logs.stdout and logs.stdout.strip()
     assert fr.client_run("SwitchFlow", rid).successful
+    fr.assert_task_logs_saved("switch", "SwitchFlow", rid, "end", "stdout", "result:")
     _no_token(server, compiled.read_text(), run.stdout, run.stderr, status.stdout, listed.stdout, logs.stdout)
 
 
@@ -78,6 +79,7 @@ def test_cli_failure_shows_the_step_error_and_exit_code(server):
     rid = _run_id(proc, "FailingFlow")
     status = we.flow_cli("failing", "status", rid, server=server, check=False).stdout
     assert "explode: FAILED" in status and "end:" not in status
+    fr.assert_task_logs_saved("failing", "FailingFlow", rid, "explode", "stderr", "Traceback", "boom from failing step")
 
 
 def test_cli_wrong_token_is_one_clear_line(server):

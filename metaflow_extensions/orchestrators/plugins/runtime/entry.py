@@ -13,11 +13,13 @@ import argparse
 import json
 import os
 import runpy
+import subprocess
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-from . import ids, reporter, windmill
-from .launcher import Command, LaunchError, RuntimeValues, assemble, build_command, decode_spec, run_id
+from . import ids, reporter, task_logs, windmill
+from .launcher import (Command, LaunchError, RuntimeValues, assemble, build_command, decode_spec, own_task_id,
+                       run_id)
 
 _OPTIONS = {
     # option: (environment variable, help)
@@ -154,6 +156,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     for env_name, _ in _OPTIONS.values():
         os.environ.pop(env_name, None)  # our own plumbing stays out of user code
     os.environ.update(command.env)  # before Metaflow is imported: it reads config at import
+    if spec.get("kind") == "step":
+        return run_step_with_logs(command, spec, rt)
     if _same_interpreter(command.argv[0]):
         code = run_flow_in_process(command.argv[1:])
         if code == 0:
@@ -163,6 +167,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     sys.stdout.flush()
     os.execvpe(command.argv[0], command.argv, dict(os.environ))
     return 0  # not reached
+
+
+def run_step_with_logs(command: Command, spec: Dict[str, Any], rt) -> int:
+    """The step, its stdout/stderr teed into the Metaflow datastore (task_logs.py)."""
+    capture = task_logs.Capture()
+    with capture:
+        if _same_interpreter(command.argv[0]):
+            code = run_flow_in_process(command.argv[1:])
+        else:
+            code = subprocess.call(command.argv, env=dict(os.environ))
+    top = spec.get("top") or ()
+    capture.save(task_logs.TaskAddress(
+        flow_name=spec["flow_name"], run_id=run_id(spec, rt), step=spec["step"],
+        task_id=own_task_id(spec, rt), attempt=int(rt.attempt),
+        datastore=task_logs.top_option(top, "datastore"), datastore_root=task_logs.top_option(top, "datastore-root")))
+    return code
 
 
 def report_init(spec: Dict[str, Any], rt) -> None:
