@@ -8,7 +8,7 @@ install:
 	$(PYTHON) -m pip install -q '.[test]'
 
 demo:
-	$(PYTHON) examples/demo.py
+	$(PYTHON) examples/demo.py $(ARGS)
 
 # Tests run against the INSTALLED package (what Metaflow's extension loader and every flow
 # subprocess see), so `make test` reinstalls the checkout first; -P keeps the checkout

@@ -67,7 +67,10 @@ def serve_forever(app: Any, host: str, port: int, name: str) -> None:
 
     uvicorn re-raises the signal after its own clean shutdown (exit status -15); a
     requested stop is a success, so we take the signals ourselves."""
-    sock = _bind(host, port)
+    try:
+        sock = _bind(host, port)
+    except OSError as ex:  # e.g. the port is taken: one line, not a traceback
+        raise SystemExit("%s emulator: cannot listen on %s:%d: %s" % (name, host, port, ex.strerror or ex))
     bound = sock.getsockname()[1]
     print("%s emulator listening on http://%s:%d" % (name, host, bound), flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))

@@ -10,7 +10,6 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from metaflow import parameters
 from metaflow._vendor import click
-from metaflow.exception import MetaflowException
 
 from .engine import Deployed, Engine, decorate
 from .plan import PlanError, build_plan
@@ -19,8 +18,13 @@ from .plan.transforms import add_decospecs, with_branch
 from .rest import EngineError
 
 
-class EngineCLIError(MetaflowException):
-    headline = "Orchestrator"
+def fail(title: str, message: str) -> None:
+    """One clear error and exit status 1. Printed verbatim: Metaflow's exception printer turns
+    every ``*`` into bold markup (a cron ``*/5 * * * *`` would lose its stars), and the message
+    often quotes user text."""
+    click.secho("    %s:" % title, err=True, bold=True)
+    click.echo("\n".join("    " + line for line in message.splitlines() or [""]), err=True)
+    raise SystemExit(1)
 
 
 def plan_from_obj(obj, tags=()):
@@ -89,9 +93,7 @@ class EngineCommands:
             try:
                 return f(obj, *args, **group_options(obj, kwargs))
             except (EngineError, PlanError, ValueError, LookupError) as ex:
-                error = EngineCLIError(str(ex))
-                error.headline = title
-                raise error
+                fail(title, str(ex))
         return wrapper
 
     def connection(self, f):
@@ -149,7 +151,7 @@ class EngineCommands:
             deployed: Deployed = self.engine.deploy(obj, plan, kw, client, conn)
         obj.echo("Flow *%s* deployed to %s." % (plan.flow_name, deployed.where), bold=True)
         for message, colour in deployed.notes:
-            obj.echo(message, fg=colour) if colour else obj.echo(message)
+            obj.echo(message, fg=colour, no_bold=True) if colour else obj.echo(message, no_bold=True)
         if attribute_file:
             write_json(attribute_file, {"name": deployed.name, "flow_name": plan.flow_name,
                                         "metadata": obj.metadata.metadata_str(), "additional_info": deployed.info})
@@ -246,7 +248,7 @@ class EngineCommands:
             for failure in engine.failures(client, run):
                 obj.echo("Step %s failed:" % failure.step, bold=True)
                 for line in failure.lines[-20:]:
-                    obj.echo("    " + line)
+                    obj.echo("    " + line, no_bold=True)  # user output: its `*`s are text
             raise ValueError("run %s ended %s" % (run_id, state))
         obj.echo("Run %s ended %s." % (run_id, state), bold=True)
 

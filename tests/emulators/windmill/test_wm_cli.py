@@ -44,3 +44,4 @@ def test_cli_serves_and_stops(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0  # a requested stop is a clean exit
+

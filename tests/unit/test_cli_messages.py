@@ -1,0 +1,62 @@
+"""What a user reads when something is wrong: one verbatim line, no traceback, exit status 1
+(issue 16: Metaflow's exception printer used to turn a cron's `*`s into bold markup)."""
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+BAD_CRON = '''
+from metaflow import FlowSpec, schedule, step
+
+
+@schedule(cron="*/5 * * * * * *")
+class BadCronFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    BadCronFlow()
+'''
+
+
+@pytest.mark.parametrize("engine", ["kestra", "windmill"])
+def test_user_text_in_an_error_is_printed_verbatim(engine, tmp_path):
+    flow = tmp_path / "bad_cron.py"
+    flow.write_text(BAD_CRON)
+    proc = subprocess.run([sys.executable, str(flow), "--no-pylint", engine, "compile", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "'*/5 * * * * * *' must have 5 or 6 fields" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "metaflow_orchestrators.cli", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_each_emulator_prints_its_own_help():
+    for engine, option in (("windmill", "--workspace"), ("kestra", "--password")):
+        proc = _cli("emulate", engine, "--help")
+        assert proc.returncode == 0 and "emulate %s" % engine in proc.stdout and option in proc.stdout, proc.stdout
+    top = _cli("--help")
+    assert top.returncode == 0 and "emulate" in top.stdout
+
+
+def test_a_port_in_use_is_one_line():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        for engine in ("windmill", "kestra"):
+            proc = _cli("emulate", engine, "--port", str(port))
+            assert proc.returncode != 0 and "cannot listen on 127.0.0.1:%d" % port in proc.stderr, proc.stderr
+            assert "Traceback" not in proc.stderr
