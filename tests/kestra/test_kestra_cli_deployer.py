@@ -85,6 +85,8 @@ def test_cli_failure_shows_the_step_error_and_exit_code(server):
     assert proc.returncode != 0
     assert "boom from failing step" in proc.stdout + proc.stderr and "ended FAILED" in proc.stdout + proc.stderr
     rid = next(w for w in (proc.stdout + proc.stderr).split() if w.startswith("FailingFlow/kestra-")).split("/")[1]
+    status = ke.flow_cli("failing", "status", rid, server=server).stdout
+    assert "Step explode failed:" in status and "boom from failing step" in status, status
     fr.assert_task_logs_saved("failing", "FailingFlow", rid, "explode", "stderr", "Traceback",
                               "boom from failing step")
 

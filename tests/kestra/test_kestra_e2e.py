@@ -55,6 +55,8 @@ def test_retries_are_attempts_0_1_2_and_catch_takes_over(server):
     run = fr.client_run("DecoratorsFlow", run_id(execution["id"]))
     assert run["flaky"].task.data.attempt_seen == 2
     assert run["checked"].task.data.caught_type == "builtins.ValueError"
+    status = ke.flow_cli("decorators", "status", run.id, server=server).stdout
+    assert "flaky: SUCCESS (attempt 3/3)" in status, status  # what `status` / `--wait` show of retries
     outputs = runs["checked"]["outputs"]["vars"]
     assert "greeting_env" in outputs["metaflow_artifacts"] and "Task(" in outputs["metaflow_snippet"]
     assert outputs["pathspec"] == "DecoratorsFlow/%s/checked/t" % run.id

@@ -79,6 +79,7 @@ def test_cli_failure_shows_the_step_error_and_exit_code(server):
     rid = _run_id(proc, "FailingFlow")
     status = we.flow_cli("failing", "status", rid, server=server, check=False).stdout
     assert "explode: FAILED" in status and "end:" not in status
+    assert "Step explode failed:" in status and "boom from failing step" in status, status
     fr.assert_task_logs_saved("failing", "FailingFlow", rid, "explode", "stderr", "Traceback", "boom from failing step")
 
 
@@ -113,6 +114,8 @@ def test_retries_are_attempts_0_1_2_and_catch_takes_over(server):
     run = fr.client_run("DecoratorsFlow", engine_run_id("windmill", job["id"]))
     assert run["flaky"].task.data.attempt_seen == 2
     assert run["checked"].task.data.caught_type == "builtins.ValueError"
+    status = we.flow_cli("decorators", "status", run.id, server=server).stdout
+    assert "flaky: SUCCESS (attempt 3/3)" in status, status  # what `status` / `--wait` show of retries
     with server.client() as client:
         flaky = [j for position, m, j in client.flow_jobs(job) if m["id"] == "flaky"]
         result = client.get_job(flaky[-1]["id"])["result"]

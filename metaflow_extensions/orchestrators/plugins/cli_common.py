@@ -27,6 +27,22 @@ def fail(title: str, message: str) -> None:
     raise SystemExit(1)
 
 
+def step_line(step, totals: Dict[str, int]) -> str:
+    """ "train [2]: RUNNING", with "(attempt 2/3)" once a retry is under way."""
+    line = "%s: %s" % (step.label, step.state)
+    if step.attempt > 1:
+        line += " (attempt %d/%d)" % (step.attempt, max(totals.get(step.step, step.attempt), step.attempt))
+    return line
+
+
+def show_failures(engine, client, run, echo: Callable[..., None]) -> None:
+    """Each failed step, then the end of its output (the exception and the lines before it)."""
+    for failure in engine.failures(client, run):
+        echo("Step %s failed:" % failure.step, bold=True)
+        for line in failure.lines[-20:]:
+            echo("    " + line, no_bold=True)  # user output: its `*`s are text
+
+
 def plan_from_obj(obj, tags=()):
     """The plan of the flow Metaflow's CLI has loaded (decorators initialised)."""
     return build_plan(obj.flow, obj.graph, environment_type=obj.environment.TYPE, tags=tags)
@@ -233,22 +249,20 @@ class EngineCommands:
 
     def wait(self, obj, client, engine_id: str, max_wait: Optional[float]) -> None:
         engine = self.engine
-        seen: Dict[str, str] = {}
+        seen: Dict[str, Any] = {}
+        totals = {task.name: task.retry.total_attempts for task in plan_from_obj(obj).steps()}
 
         def progress(run: Dict[str, Any]) -> None:
-            for label, state in engine.step_states(client, run):
-                if seen.get(label) != state:
-                    seen[label] = state
-                    obj.echo("    %s: %s" % (label, state))
+            for step in engine.step_states(client, run):
+                if seen.get(step.label) != (step.state, step.attempt):
+                    seen[step.label] = (step.state, step.attempt)
+                    obj.echo("    " + step_line(step, totals))
 
         run = engine.wait(client, engine_id, max_wait, 1.0, progress)
         state = engine.state_of(run)
         run_id = engine.run_id(engine_id)
         if engine.status_of(run) != "SUCCEEDED":
-            for failure in engine.failures(client, run):
-                obj.echo("Step %s failed:" % failure.step, bold=True)
-                for line in failure.lines[-20:]:
-                    obj.echo("    " + line, no_bold=True)  # user output: its `*`s are text
+            show_failures(engine, client, run, lambda text, **kw: obj.echo(text, **kw))
             raise ValueError("run %s ended %s" % (run_id, state))
         obj.echo("Run %s ended %s." % (run_id, state), bold=True)
 
@@ -270,8 +284,11 @@ class EngineCommands:
                 engine_id = engine.engine_run_id(run_id)
                 click.echo("%s %s (%s %s)" % (engine.run_id(engine_id), engine.status_of(run), engine.title,
                                               engine.state_of(run)))
-                for label, state in engine.step_states(client, run):
-                    click.echo("    %s: %s" % (label, state))
+                totals = {task.name: task.retry.total_attempts for task in plan_from_obj(obj).steps()}
+                for step in engine.step_states(client, run):
+                    click.echo("    " + step_line(step, totals))
+                if engine.status_of(run) == "FAILED":
+                    show_failures(engine, client, run, lambda text, **kw: click.echo(text))
 
     def add_list_runs(self) -> None:
         engine = self.engine

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from .plan import Capabilities, Plan
 from .runtime import ids
 
-# (label, state) of one step task of a run: "train [2]: RUNNING"
-StepState = Tuple[str, str]
+class StepState(NamedTuple):
+    """One step task of a run as the engine reports it: "train [2]: RUNNING (attempt 2/3)"."""
+
+    label: str  # step name, then the foreach index path: "train [2]"
+    state: str
+    attempt: int = 1  # 1-based, as the engine counts it
+
+    @property
+    def step(self) -> str:
+        return self.label.split(" ", 1)[0]
 
 
 @dataclass(frozen=True)

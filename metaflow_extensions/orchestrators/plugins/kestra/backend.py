@@ -143,8 +143,8 @@ class KestraEngine(Engine):
     def step_states(self, client, run: Mapping[str, Any]) -> List[StepState]:
         """(step [foreach index path], state) of the task runs that are Metaflow steps (our
         own Parallel/ForEach/Switch wrappers are named ``mf-...``); 2.x Loop iterations too."""
-        return [("%s%s" % (r["taskId"], " [%s]" % _value(r) if _value(r) else ""),
-                 r.get("state", {}).get("current", ""))
+        return [StepState("%s%s" % (r["taskId"], " [%s]" % _value(r) if _value(r) else ""),
+                          r.get("state", {}).get("current", ""), len(r.get("attempts") or ()) or 1)
                 for r in client.task_runs(run["id"], dict(run), outputs=False) if not r["taskId"].startswith("mf-")]
 
     def failures(self, client, run: Mapping[str, Any]) -> List[Failure]:

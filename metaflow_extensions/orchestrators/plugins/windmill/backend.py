@@ -194,7 +194,9 @@ class WindmillEngine(Engine):
         return client.wait(engine_run_id, max_wait=max_wait, poll=poll, on_update=on_update)
 
     def step_states(self, client: WindmillClient, run: Mapping[str, Any]) -> List[StepState]:
-        return [(_label(compiler.step_of(module["id"]), position), _module_state(module))
+        # A retried module lists its failed attempts' jobs (`failed_retries`, flows.rs).
+        return [StepState(_label(compiler.step_of(module["id"]), position), _module_state(module),
+                          len(module.get("failed_retries") or ()) + 1)
                 for position, module, _ in client.flow_jobs(dict(run)) if compiler.is_step_module(module["id"])]
 
     def failures(self, client: WindmillClient, run: Mapping[str, Any]) -> List[Failure]:
