@@ -259,6 +259,45 @@ def assert_task_logs_saved(name: str, flow_name: str, run_id: str, step: str, st
         assert piece in proc.stdout + proc.stderr, (proc.stdout[-2000:], proc.stderr[-2000:])
 
 
+# A step with a card: both engines' CLI tests check `card get` and `get_cards` find it.
+CARD_FLOW = '''
+from metaflow import FlowSpec, card, current, step
+from metaflow.cards import Markdown
+
+
+class CardFlow(FlowSpec):
+    @card(type="blank", id="report")
+    @step
+    def start(self):
+        current.card["report"].append(Markdown("# card from the engine"))
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    CardFlow()
+'''
+
+
+def assert_card_found(path, run_id: str, step: str = "start") -> None:
+    """The card of an engine task, as a local run's: the client and ``card get``."""
+    from metaflow import Task, namespace
+    from metaflow.cards import get_cards
+
+    namespace(None)
+    task = next(iter(client_run("CardFlow", run_id)[step]))
+    cards = get_cards(Task(task.pathspec), id="report")
+    assert len(cards) == 1 and cards[0].type == "blank" and "<html" in cards[0].get()
+    # `card get` looks for `.metaflow/mf.cards` upwards from where it runs: the datastore's directory.
+    sysroot = os.environ["METAFLOW_DATASTORE_SYSROOT_LOCAL"]
+    proc = subprocess.run([sys.executable, str(path), "--no-pylint", "card", "get", task.pathspec.split("/", 1)[1], "--id", "report"],
+                          capture_output=True, text=True, timeout=300, cwd=sysroot)
+    assert proc.returncode == 0 and "<html" in proc.stdout, proc.stderr[-2000:]
+
+
 # A foreach whose second iteration fails: both engines' CLI tests run it.
 FAILING_FOREACH = '''
 from metaflow import FlowSpec, step

@@ -69,6 +69,14 @@ def test_cli_wait_names_a_step_that_failed_inside_an_iteration(request, server, 
     assert proc.returncode != 0 and "Step body failed" in out and "boom in iteration 1" in out, out[-3000:]
 
 
+def test_cards_are_found_where_metaflow_looks(server, tmp_path):
+    path = ke.flow_file(server, tmp_path, "card_flow", fr.CARD_FLOW)
+    proc = ke.run_flow_file(server, path)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    rid = next(w for w in (proc.stdout + proc.stderr).split() if w.startswith("CardFlow/kestra-")).split("/")[1]
+    fr.assert_card_found(path, rid)
+
+
 def test_cli_trigger_with_typed_and_run_params(server):
     ke.flow_cli("linear", "create", "--worker-python=%s" % ke.WORKER_PYTHON, server=server)
     proc = ke.flow_cli("linear", "trigger", "--alpha", "9", "--run-param", "greeting=hey {{ x }}", "--wait",

@@ -108,6 +108,14 @@ def test_a_failed_foreach_iteration_fails_the_run_and_is_named(server, tmp_path)
     assert not run.successful and "join" not in [s.id for s in run]
 
 
+def test_cards_are_found_where_metaflow_looks(server, tmp_path):
+    path = tmp_path / "card_flow.py"
+    path.write_text(fr.CARD_FLOW)
+    proc = run_flow_file(server, path)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    fr.assert_card_found(path, _run_id(proc, "CardFlow"))
+
+
 def test_retries_are_attempts_0_1_2_and_catch_takes_over(server):
     job = we.run(server, "decorators")
     assert job["success"], job.get("result")

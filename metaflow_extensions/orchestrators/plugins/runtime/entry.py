@@ -17,7 +17,7 @@ import subprocess
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-from . import ids, reporter, task_logs, windmill
+from . import cards, ids, reporter, task_logs, windmill
 from .launcher import (Command, LaunchError, RuntimeValues, assemble, build_command, decode_spec, own_task_id,
                        run_id)
 
@@ -178,10 +178,12 @@ def run_step_with_logs(command: Command, spec: Dict[str, Any], rt) -> int:
         else:
             code = subprocess.call(command.argv, env=dict(os.environ))
     top = spec.get("top") or ()
-    capture.save(task_logs.TaskAddress(
+    address = task_logs.TaskAddress(
         flow_name=spec["flow_name"], run_id=run_id(spec, rt), step=spec["step"],
         task_id=own_task_id(spec, rt), attempt=int(rt.attempt),
-        datastore=task_logs.top_option(top, "datastore"), datastore_root=task_logs.top_option(top, "datastore-root")))
+        datastore=task_logs.top_option(top, "datastore"), datastore_root=task_logs.top_option(top, "datastore-root"))
+    capture.save(address)
+    cards.relocate_cards(address, command.env.get("METAFLOW_CARD_LOCALROOT", ""))
     return code
 
 
