@@ -24,6 +24,7 @@ from .inputs import InputError
 from .parser import FlowValidationError, load_yaml, parse_flow
 from .records import Execution
 from .triggers import FlowTriggers, Scheduler, fire_webhook
+from . import page
 
 VERSIONS = {1: "1.3.0", 2: "2.0.0"}
 Handler = Callable[[Request], Awaitable[Response]]
@@ -192,6 +193,9 @@ class Api:
             else:
                 values[key] = value
         return values
+
+    async def execution_page(self, request: Request) -> Response:
+        return page.page(self.engine, request)
 
     async def get_execution(self, request: Request) -> Response:
         exe = self.engine.get_execution(request.path_params["executionId"])
@@ -384,6 +388,9 @@ def _routes(api: Api) -> List[Route]:
         ("/executions/{executionId}", api.delete_execution, ["DELETE"]),
     ]
     routes = [Route("/api/v1/configs", g(api.configs), methods=["GET"])]
+    # The execution page our CLI links to (client.ui_url), read-only (emulators/pages.py).
+    for ui in ("/ui/executions/{namespace}/{flowId}/{executionId}", "/ui/{tenant}/executions/{namespace}/{flowId}/{executionId}"):
+        routes.append(Route(ui, g(api.execution_page), methods=["GET"]))
     for prefix in ("/api/v1/main", "/api/v1"):
         for path, handler, methods in table:
             routes.append(Route(prefix + path, g(handler), methods=methods))

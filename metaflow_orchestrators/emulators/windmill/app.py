@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import api_flows, api_jobs, api_schedules
+from . import api_flows, api_jobs, api_schedules, page
 from .emulator import Emulator
 from .jobs import EMAIL, USERNAME, iso, now
 from .rest import HttpError, emulator_of, read_json, text, workspace_of
@@ -54,6 +54,10 @@ async def whoami(request: Request) -> Response:
                          "folders": [], "folders_read": [], "folders_owners": []})
 
 
+async def run_page(request: Request) -> Response:
+    return page.page(request)
+
+
 async def workspaces_list(request: Request) -> Response:
     return JSONResponse([{"id": w, "name": w, "owner": EMAIL} for w in emulator_of(request).store.workspaces])
 
@@ -62,6 +66,7 @@ async def workspaces_list(request: Request) -> Response:
 W = "/api/w/{workspace}"
 ROUTES = [
     ("GET", "/api/version", version), ("POST", "/api/auth/login", login),
+    ("GET", "/run/{id}", run_page),  # the run page our CLI links to (client.ui_url), read-only
     ("GET", "/api/users/whoami", whoami_global), ("GET", "/api/workspaces/list", workspaces_list),
     ("GET", W + "/users/whoami", whoami),
     ("POST", W + "/folders/create", api_flows.folder_create), ("GET", W + "/folders/exists/{name}", api_flows.folder_exists),
