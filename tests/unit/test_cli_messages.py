@@ -1,6 +1,7 @@
 """What a user reads when something is wrong: one verbatim line, no traceback, exit status 1
 (issue 16: Metaflow's exception printer used to turn a cron's `*`s into bold markup)."""
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -60,3 +61,12 @@ def test_a_port_in_use_is_one_line():
             proc = _cli("emulate", engine, "--port", str(port))
             assert proc.returncode != 0 and "cannot listen on 127.0.0.1:%d" % port in proc.stderr, proc.stderr
             assert "Traceback" not in proc.stderr
+
+
+def test_make_demo_passes_args():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if not shutil.which("make"):
+        pytest.skip("no make")
+    proc = subprocess.run(["make", "-n", "demo", "ARGS=--keep", "PYTHON=python3"], cwd=root, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0 and "examples/demo.py --keep" in proc.stdout, proc.stdout + proc.stderr
