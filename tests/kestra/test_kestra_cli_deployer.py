@@ -79,13 +79,19 @@ def test_cards_are_found_where_metaflow_looks(server, tmp_path):
 
 def test_cli_trigger_with_typed_and_run_params(server):
     ke.flow_cli("linear", "create", "--worker-python=%s" % ke.WORKER_PYTHON, server=server)
-    proc = ke.flow_cli("linear", "trigger", "--alpha", "9", "--run-param", "greeting=hey {{ x }}", "--wait",
-                       server=server)
+    proc = ke.flow_cli("linear", "trigger", "--alpha", "9", "--run-param", "greeting=hey {{ x }}",
+                       "--run-param", "flag=1", "--wait", server=server)
     rid = next(w for w in (proc.stdout + proc.stderr).split() if w.startswith("LinearFlow/kestra-")).split("/")[1]
     result = fr.client_run("LinearFlow", rid).data.result
-    assert result["alpha"] == 9 and result["greeting"] == "hey {{ x }}"
+    assert result["alpha"] == 9 and result["greeting"] == "hey {{ x }}" and result["flag"] is True
     bad = ke.flow_cli("linear", "trigger", "--run-param", "nope=1", server=server, check=False)
     assert bad.returncode != 0 and "no parameter 'nope'" in bad.stdout + bad.stderr
+    # The two documented forms agree on booleans (`--flag yes` and `--run-param flag=yes`); bad input is one line.
+    maybe = ke.flow_cli("linear", "trigger", "--run-param", "flag=maybe", server=server, check=False)
+    assert maybe.returncode != 0 and "is not a boolean" in maybe.stderr and "Traceback" not in maybe.stderr
+    for option in (["--max-workers", "0"], ["--workflow-timeout", "-5"]):
+        refused = ke.flow_cli("linear", "create", *option, server=server, check=False)
+        assert refused.returncode != 0 and "Invalid value for '%s'" % option[0] in refused.stderr, refused.stderr
 
 
 def test_cli_failure_shows_the_step_error_and_exit_code(server):

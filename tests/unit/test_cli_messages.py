@@ -70,3 +70,15 @@ def test_make_demo_passes_args():
     proc = subprocess.run(["make", "-n", "demo", "ARGS=--keep", "PYTHON=python3"], cwd=root, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0 and "examples/demo.py --keep" in proc.stdout, proc.stdout + proc.stderr
+
+
+BAD_TZ = BAD_CRON.replace('@schedule(cron="*/5 * * * * * *")', '@schedule(cron="0 6 * * *", timezone="Mars/Olympus")')
+
+
+@pytest.mark.parametrize("engine", ["kestra", "windmill"])
+def test_an_unknown_schedule_timezone_is_refused_at_compile(engine, tmp_path):
+    flow = tmp_path / "bad_tz.py"
+    flow.write_text(BAD_TZ)
+    proc = subprocess.run([sys.executable, str(flow), "--no-pylint", engine, "compile", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert proc.returncode == 1 and "timezone 'Mars/Olympus' is not an IANA time zone" in proc.stderr, proc.stderr

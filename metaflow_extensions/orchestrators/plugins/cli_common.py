@@ -27,6 +27,20 @@ def fail(title: str, message: str) -> None:
     raise SystemExit(1)
 
 
+def run_param_value(param, text: str) -> Any:
+    """``--run-param name=value`` read as the typed option ``--name value`` reads it: a bool
+    parameter takes click's words (1/0, true/false, yes/no, on/off, y/n); other types travel as
+    text and are converted by the same rules downstream."""
+    kind = param.kwargs.get("type")
+    if kind is bool or (kind is None and isinstance(param.kwargs.get("default"), bool)):
+        try:
+            return click.BOOL.convert(text, None, None)
+        except click.BadParameter:
+            raise ValueError("--run-param %s=%r is not a boolean (use true/false, 1/0, yes/no or on/off)"
+                             % (param.name, text))
+    return text
+
+
 def step_line(step, totals: Dict[str, int]) -> str:
     """ "train [2]: RUNNING", with "(attempt 2/3)" once a retry is under way."""
     line = "%s: %s" % (step.label, step.state)
@@ -77,9 +91,10 @@ def shared_deploy_options(engine: Engine, max_workers: int) -> List[Callable]:
     return [
         click.option("--tag", "tags", multiple=True, help="Tag every Metaflow run with this (repeatable)."),
         click.option("--namespace", "user_namespace", default=None, help="Metaflow namespace of the runs."),
-        click.option("--max-workers", default=max_workers, show_default=True, type=int,
+        click.option("--max-workers", default=max_workers, show_default=True, type=click.IntRange(min=1),
                      help="How many foreach iterations run at once."),
-        click.option("--workflow-timeout", default=None, type=int, help="Fail a run after this many seconds."),
+        click.option("--workflow-timeout", default=None, type=click.IntRange(min=1),
+                     help="Fail a run after this many seconds."),
         click.option("--with", "decospecs", multiple=True, help="Add a decorator to every step (repeatable)."),
         click.option("--worker-python", default=None,
                      help="Interpreter on the %s worker (default python3)." % engine.title),
@@ -244,7 +259,7 @@ class EngineCommands:
             if name not in known:
                 raise ValueError("the flow has no parameter %r (parameters: %s)"
                                  % (name, ", ".join(sorted(known)) or "none"))
-            inputs[name] = value
+            inputs[name] = run_param_value(known[name], value)
         return inputs
 
     def wait(self, obj, client, engine_id: str, max_wait: Optional[float]) -> None:

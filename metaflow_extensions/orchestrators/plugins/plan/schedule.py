@@ -20,7 +20,19 @@ def to_schedule(expression: Optional[str], timezone: Optional[str]) -> Optional[
         return None
     cron = to_five_field_cron(expression)
     _validate(cron, expression)
+    if timezone:
+        check_timezone(timezone)
     return Schedule(cron=cron, timezone=timezone or None, source=expression)
+
+
+def check_timezone(timezone: str) -> None:
+    """An IANA zone name, refused at compile rather than by the engine at deploy time."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PlanError("@schedule timezone %r is not an IANA time zone (e.g. 'Europe/Paris')" % timezone)
 
 
 def to_five_field_cron(expression: str) -> str:
