@@ -403,6 +403,7 @@ def create_app(version: int = 2, username: Optional[str] = None, password: Optio
     if version not in VERSIONS:
         raise ValueError("version must be 1 or 2")
     engine = Engine(version, workdir)
+    engine.hidden_env = frozenset(v for v in (password,) if v)
     api = Api(engine, username, password)
     FlowTriggers(engine)
     sched = Scheduler(engine)

@@ -53,6 +53,7 @@ class Engine:
 
     def __init__(self, version: int = 2, workdir: Optional[str] = None):
         self.version = version
+        self.hidden_env: frozenset = frozenset()  # secret values tasks never see (create_app)
         self.workdir = workdir or tempfile.mkdtemp(prefix="kestra-emulator-")
         os.makedirs(self.workdir, exist_ok=True)
         self.lock = threading.RLock()
@@ -138,7 +139,7 @@ class Engine:
         self._start(exe)
 
     def _start(self, exe: Execution) -> None:
-        runner = Runner(exe, self.version, self.workdir, self.add_log, self._register_iteration)
+        runner = Runner(exe, self.version, self.workdir, self.add_log, self._register_iteration, self.hidden_env)
         with self.lock:
             self.runners[exe.id] = runner
         threading.Thread(target=self._run, args=(exe, runner), name="exec-" + exe.id, daemon=True).start()

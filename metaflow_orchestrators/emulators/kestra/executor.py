@@ -30,8 +30,9 @@ class Runner(FlowablesMixin):
     """Executes one Execution to a terminal state (also used again for restart)."""
 
     def __init__(self, execution: Execution, version: int, workdir: str, log: LogSink,
-                 register: Optional[Callable[[Execution], None]] = None):
+                 register: Optional[Callable[[Execution], None]] = None, hidden_env: frozenset = frozenset()):
         self.exe = execution
+        self.hidden_env = hidden_env  # the emulator's secrets: never in a task's environment
         self.register_execution = register or (lambda sub: None)
         self.version = version
         self.workdir = workdir
@@ -250,6 +251,7 @@ class Runner(FlowablesMixin):
             try:
                 spec = build_spec(task, lambda v, extra=None: render_data(
                     self.renderer, v, dict(ctx, **extra) if extra else ctx), workdir, self.version)
+                spec.hidden = self.hidden_env
                 return run_attempt(spec, log, timeout, lambda proc: self._register(proc, scope))
             finally:
                 # The working directory is deleted after the attempt (Worker: runContext.cleanup()).

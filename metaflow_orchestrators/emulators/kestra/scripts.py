@@ -15,7 +15,7 @@ import signal
 import subprocess
 import tempfile
 import threading
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import FrozenSet, Any, Callable, Dict, List, Optional, Tuple
 
 from . import model as m
 
@@ -37,6 +37,14 @@ class ScriptSpec:
         # one "Provided N input(s)." TRACE line per FilesService.inputFiles call, in order
         self.provided = provided or []
         self.version = version
+        self.hidden: FrozenSet[str] = frozenset()  # values never handed to a task (the emulator's secrets)
+
+
+def worker_environment(hidden: FrozenSet[str]) -> Dict[str, str]:
+    """The Process runner's ProcessBuilder inherits the worker's environment. The emulator's
+    own settings are not a worker's: its KESTRA_EMULATOR_* variables and any variable holding
+    one of its secrets (its password) stay out of tasks."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("KESTRA_EMULATOR_") and v not in hidden}
 
 
 def build_spec(task: Dict[str, Any], render: Callable[..., Any], workdir: str, version: int = 1) -> ScriptSpec:
@@ -160,7 +168,7 @@ class ProcessRun:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as fh:
                 fh.write(text)
-        env = dict(os.environ)  # Process runner: ProcessBuilder inherits the worker environment.
+        env = worker_environment(self.spec.hidden)
         env.update(self.spec.env)
         self.proc = subprocess.Popen(
             self.spec.argv, cwd=self.spec.workdir, env=env, stdout=subprocess.PIPE,
