@@ -215,6 +215,14 @@ def test_deployer_create_trigger_status_and_rebuild(server, monkeypatch):
     assert "f/metaflow/LinearFlow" in [d.name for d in DeployedFlow.list_windmill("LinearFlow")]
     again = DeployedFlow.get_triggered_windmill_run("f/metaflow/LinearFlow", run.id)
     assert again.status == "SUCCEEDED" and again.run.id == run.id
+    # Deployer failures are clear exceptions carrying the CLI's message (issue 18, item 6).
+    with pytest.raises(ValueError, match="NUL character"):
+        deployed.trigger(greeting="a\x00b")
+    wrong = Deployer(fr.example("linear"), show_output=False).windmill(
+        windmill_host=server.url, windmill_token="wrong-tok", windmill_workspace=server.workspace)
+    with pytest.raises(RuntimeError) as failed:
+        wrong.create(worker_python=we.WORKER_PYTHON)
+    assert "Windmill" in str(failed.value) and "wrong-tok" not in str(failed.value)
 
 
 def test_deployer_terminate_aborts_a_running_run(server):

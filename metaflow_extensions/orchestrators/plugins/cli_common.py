@@ -87,13 +87,21 @@ def wait_options() -> List[Callable]:
                          help="Write the run's metadata and pathspec to this file (Metaflow's Deployer API).")]
 
 
+def _positive(ctx, param, value):
+    """A count or a duration of at least 1 (click.IntRange would do, but Metaflow's Deployer
+    only maps plain types to its API)."""
+    if value is not None and value < 1:
+        raise click.BadParameter("must be at least 1, got %d" % value)
+    return value
+
+
 def shared_deploy_options(engine: Engine, max_workers: int) -> List[Callable]:
     return [
         click.option("--tag", "tags", multiple=True, help="Tag every Metaflow run with this (repeatable)."),
         click.option("--namespace", "user_namespace", default=None, help="Metaflow namespace of the runs."),
-        click.option("--max-workers", default=max_workers, show_default=True, type=click.IntRange(min=1),
+        click.option("--max-workers", default=max_workers, show_default=True, type=int, callback=_positive,
                      help="How many foreach iterations run at once."),
-        click.option("--workflow-timeout", default=None, type=click.IntRange(min=1),
+        click.option("--workflow-timeout", default=None, type=int, callback=_positive,
                      help="Fail a run after this many seconds."),
         click.option("--with", "decospecs", multiple=True, help="Add a decorator to every step (repeatable)."),
         click.option("--worker-python", default=None,

@@ -142,6 +142,10 @@ def run_command(deployer, engine: Engine, command: str, kwargs: Dict[str, Any]) 
         args = get_lower_level_group(deployer.api, deployer.top_level_kwargs, deployer.TYPE,
                                      deployer.deployer_kwargs)
         argv = getattr(args, command)(deployer_attribute_file=path, **kwargs)
+        for arg in argv:
+            if "\x00" in str(arg):
+                raise ValueError("%s %s: a value holds a NUL character, which no process argument can carry: %r"
+                                 % (engine.name, command, arg))
         pid = deployer.spm.run_command([sys.executable, *argv], env=deployer.env_vars, cwd=deployer.cwd,
                                        show_output=deployer.show_output)
         process = deployer.spm.get(pid)
@@ -149,5 +153,16 @@ def run_command(deployer, engine: Engine, command: str, kwargs: Dict[str, Any]) 
         process.sync_wait()
         if process.process.returncode == 0:
             return content
-    raise RuntimeError("`%s %s` failed for %s (exit %s)"
-                       % (engine.name, command, deployer.flow_file, process.process.returncode))
+    raise RuntimeError("`%s %s` failed for %s (exit %s): %s"
+                       % (engine.name, command, deployer.flow_file, process.process.returncode, cli_error(process)))
+
+
+def cli_error(process) -> str:
+    """The CLI's own message (the end of its stderr), so a Deployer failure says what went wrong."""
+    path = (getattr(process, "log_files", None) or {}).get("stderr")
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = [line.strip() for line in handle.read().splitlines() if line.strip()]
+    except (OSError, TypeError):
+        return "see the command's output"
+    return " ".join(lines[-3:]) or "no message"
