@@ -94,6 +94,15 @@ def test_cli_trigger_with_typed_and_run_params(server):
         assert refused.returncode != 0 and "Invalid value for '%s'" % option[0] in refused.stderr, refused.stderr
 
 
+def test_a_name_owned_by_another_flow_is_never_silently_replaced(server):
+    """Issue 18, item 2: the deployment records which Metaflow flow owns it."""
+    ke.flow_cli("linear", "create", "--name", "shared-name", "--worker-python=%s" % ke.WORKER_PYTHON, server=server)
+    other = ke.flow_cli("switch", "create", "--name", "shared-name", "--worker-python=%s" % ke.WORKER_PYTHON, server=server, check=False)
+    out = other.stdout + other.stderr
+    assert other.returncode != 0 and "belongs to Metaflow flow LinearFlow" in out and "Traceback" not in out, out
+    assert ke.flow_cli("linear", "create", "--name", "shared-name", "--worker-python=%s" % ke.WORKER_PYTHON, server=server).returncode == 0
+
+
 def test_cli_failure_shows_the_step_error_and_exit_code(server):
     proc = ke.flow_cli("failing", "run", "--wait", "--worker-python=%s" % ke.WORKER_PYTHON, server=server, check=False)
     assert proc.returncode != 0

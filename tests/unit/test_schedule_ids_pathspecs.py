@@ -64,3 +64,15 @@ def test_input_path_encoding_equals_metaflows_own(paths):
 def test_input_path_encoding_refuses_delimiters():
     with pytest.raises(ValueError):
         pathspecs.compress(["r/a/t,1", "r/b/t"])
+
+
+def test_kestra_flow_ids_never_collide_and_bad_names_are_refused():
+    from metaflow_extensions.orchestrators.plugins.kestra.naming import check_flow_name, flow_id
+
+    names = ["a;b", "a b", "a-b", "a/b", "a\u00e9b", "A;B"]
+    ids = [flow_id(n) for n in names]
+    assert len(set(ids)) == len(names) and ids[2] == "a-b"
+    assert check_flow_name("proj.main.My_Flow-2") == "proj.main.My_Flow-2"
+    for bad in ("a;b", "a b", "-x", "", "kill", "x" * 101):
+        with pytest.raises(ValueError, match="is not a Kestra flow id"):
+            check_flow_name(bad)

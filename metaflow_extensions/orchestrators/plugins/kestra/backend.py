@@ -77,6 +77,7 @@ class KestraEngine(Engine):
     def deploy(self, obj, plan, kw: Mapping[str, Any], client, conn: dep.Connection) -> Deployed:
         version = int(kw.get("kestra_version") or client.major)
         doc, fid = self._document(obj, plan, kw, conn, version)
+        _check_owner(client.get_flow(conn.namespace, fid), plan.flow_name, conn.namespace, fid)
         client.upsert_flow(dump(doc), conn.namespace, fid)
         return Deployed(name=fid, flow_name=plan.flow_name,
                         where="Kestra %d.x as %s/%s" % (version, conn.namespace, fid),
@@ -168,6 +169,18 @@ class KestraEngine(Engine):
     def logs(self, client, engine_run_id: str, step: Optional[str]) -> Iterable[Tuple[str, str]]:
         for entry in client.logs(engine_run_id, task_id=step):
             yield entry.get("taskId", ""), entry.get("message", "")
+
+
+def _check_owner(existing: Optional[Mapping[str, Any]], flow_name: str, namespace: str, fid: str) -> None:
+    """Never replace a deployment that is not this Metaflow flow's without a word: the
+    ``metaflow-flow`` label records whose it is."""
+    if existing is None:
+        return
+    owner = dep.flow_labels(existing).get(dep.LABEL_FLOW)
+    if owner != flow_name:
+        whose = "Metaflow flow %s" % owner if owner else "no Metaflow flow (it was not deployed by us)"
+        raise ValueError("Kestra flow %s/%s already exists and belongs to %s; choose another --name or delete it "
+                         "first" % (namespace, fid, whose))
 
 
 def _namespace_option() -> Callable:

@@ -16,7 +16,7 @@ from ..engine import setting
 from ..runtime.spec import DeployOptions
 from .client import KestraClient
 from .compiler import KestraTarget
-from .naming import check_namespace, flow_id
+from .naming import check_flow_name, check_namespace, flow_id
 
 ENGINE = "kestra"
 LABEL_FLOW = "metaflow-flow"
@@ -60,7 +60,7 @@ def connection(host=None, user=None, password=None, token=None, tenant=None, nam
 def deployment_name(plan: Plan, name: Optional[str]) -> str:
     """``--name``, else the project-aware name (``proj.branch.Flow``), else the class name."""
     if name:
-        return flow_id(name)
+        return check_flow_name(name)
     return flow_id(plan.project.flow_name if plan.project else plan.flow_name)
 
 

@@ -20,14 +20,29 @@ def check_task_id(step: str) -> None:
 
 
 def flow_id(deployed_name: str) -> str:
-    """``proj.test.b.MyFlow`` stays as is; other characters become ``-``; ids over 100
-    characters keep a hash of the whole so two long names never collide."""
+    """``proj.test.b.MyFlow`` stays as is. A name Kestra cannot take as it is keeps its safe
+    characters plus a hash of the whole, as does one over 100 characters: two different
+    names never become one id (one would silently replace the other's deployment)."""
     text = _FLOW_ID_BAD.sub("-", deployed_name).lstrip("._-") or "flow"
+    changed = text != deployed_name
     if text.lower() in RESERVED_FLOW_IDS:
         text = "metaflow-" + text
+    digest = hashlib.sha1(deployed_name.encode("utf-8")).hexdigest()[:12]
     if len(text) > 100:
-        text = text[:87] + "-" + hashlib.sha1(deployed_name.encode("utf-8")).hexdigest()[:12]
+        text = text[:87] + "-" + digest
+    elif changed:
+        text = text[:87] + "-" + digest
     return text
+
+
+def check_flow_name(name: str) -> str:
+    """A ``--name`` given by the user is the flow id itself: refused, with the rule, when
+    Kestra would need it changed."""
+    if (_FLOW_ID_BAD.search(name) or not name or name[0] in "._-" or len(name) > 100
+            or name.lower() in RESERVED_FLOW_IDS):
+        raise ValueError("--name %r is not a Kestra flow id: use up to 100 letters, digits, '.', '_' or '-', "
+                         "starting with a letter or digit (not one of %s)" % (name, ", ".join(sorted(RESERVED_FLOW_IDS))))
+    return name
 
 
 def check_namespace(namespace: str) -> str:
