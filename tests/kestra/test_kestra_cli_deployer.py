@@ -114,6 +114,26 @@ def test_cli_failure_shows_the_step_error_and_exit_code(server):
                               "boom from failing step")
 
 
+SLEEPY = fr.CARD_FLOW.replace("from metaflow.cards import Markdown", "import time").replace(
+    'current.card["report"].append(Markdown("# card from the engine"))', "time.sleep(30)").replace(
+    '@card(type="blank", id="report")', "").replace("CardFlow", "SleepyFlow")
+
+
+def test_a_workflow_timeout_ending_says_so(server, tmp_path):
+    """Issue 18, item 5: a run stopped by --workflow-timeout ends with one line naming it."""
+    path = ke.flow_file(server, tmp_path, "sleepy_flow", SLEEPY)
+    proc = ke.run_flow_file(server, path, "--workflow-timeout", "3")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "exceeded its --workflow-timeout of 3s" in out, out[-3000:]
+
+
+def test_failures_end_with_the_step_and_its_reason(server):
+    proc = ke.flow_cli("failing", "run", "--wait", "--worker-python=%s" % ke.WORKER_PYTHON, server=server, check=False)
+    out = proc.stdout + proc.stderr
+    assert "Step explode failed: RuntimeError: boom from failing step" in out
+    assert "ended FAILED: explode: RuntimeError: boom from failing step" in out, out[-2000:]
+
+
 def test_cli_wrong_password_is_one_clear_line(server):
     proc = ke.flow_cli("linear", "list-runs", server=server, check=False, env={"KESTRA_PASSWORD": "wrong-pw"})
     assert proc.returncode != 0 and "refused the credentials" in proc.stdout + proc.stderr

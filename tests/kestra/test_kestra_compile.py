@@ -97,7 +97,8 @@ def test_decorators_map_to_retry_timeout_and_attempt_counter():
 def test_workflow_timeout_is_an_sla_and_schedule_a_valid_cron():
     doc = compiled("scheduled", 2, workflow_timeout=3600)
     assert "timeout" not in doc
-    assert doc["sla"] == [{"id": "workflow-timeout", "type": "MAX_DURATION", "behavior": "FAIL", "duration": "PT3600S"}]
+    assert doc["sla"] == [{"id": "workflow-timeout", "type": "MAX_DURATION", "behavior": "FAIL", "duration": "PT3600S",
+                           "labels": {"metaflow-workflow-timeout": "3600s"}}]
     assert doc["triggers"][0]["cron"] == "0 0 * * *"
 
 

@@ -91,6 +91,8 @@ def test_cli_failure_shows_the_step_error_and_exit_code(server):
     proc = we.flow_cli("failing", "run", "--wait", WORKER, server=server, check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "boom from failing step" in out and "ended FAILURE" in out, out[-3000:]
+    assert "Step explode failed: RuntimeError: boom from failing step" in out
+    assert "ended FAILURE: explode: RuntimeError: boom from failing step" in out
     rid = _run_id(proc, "FailingFlow")
     status = we.flow_cli("failing", "status", rid, server=server, check=False).stdout
     assert "explode: FAILED" in status and "end:" not in status

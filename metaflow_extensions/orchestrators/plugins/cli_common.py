@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from metaflow import parameters
@@ -49,12 +50,34 @@ def step_line(step, totals: Dict[str, int]) -> str:
     return line
 
 
-def show_failures(engine, client, run, echo: Callable[..., None]) -> None:
-    """Each failed step, then the end of its output (the exception and the lines before it)."""
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit|Failure)\b.*")
+
+
+def failure_reason(lines: Sequence[str], engine_prefixes: Sequence[str] = ()) -> str:
+    """The one line that says why a step failed: Metaflow's ``@timeout`` message, else the
+    last Python exception line, else the last line of output (the engine's own lines, e.g.
+    Kestra's ``io.kestra…TaskException: Command failed``, left out)."""
+    text = [line.strip() for line in lines if line.strip() and not line.strip().startswith(tuple(engine_prefixes))]
+    for line in text:
+        if " timed out after " in line:
+            return line
+    for line in reversed(text):
+        if _EXCEPTION_LINE.match(line):
+            return line
+    return text[-1] if text else "no output"
+
+
+def show_failures(engine, client, run, echo: Callable[..., None]) -> List[str]:
+    """Each failed step with its reason on one line, then the end of its output; returns the
+    "step: reason" lines for the closing message."""
+    reasons = []
     for failure in engine.failures(client, run):
-        echo("Step %s failed:" % failure.step, bold=True)
+        reason = failure_reason(failure.lines, engine.engine_line_prefixes)
+        reasons.append("%s: %s" % (failure.step, reason))
+        echo("Step %s failed: %s" % (failure.step, reason), bold=True, no_bold=True)
         for line in failure.lines[-20:]:
             echo("    " + line, no_bold=True)  # user output: its `*`s are text
+    return reasons
 
 
 def plan_from_obj(obj, tags=()):
@@ -285,8 +308,10 @@ class EngineCommands:
         state = engine.state_of(run)
         run_id = engine.run_id(engine_id)
         if engine.status_of(run) != "SUCCEEDED":
-            show_failures(engine, client, run, lambda text, **kw: obj.echo(text, **kw))
-            raise ValueError("run %s ended %s" % (run_id, state))
+            reasons = show_failures(engine, client, run, lambda text, **kw: obj.echo(text, **kw))
+            why = engine.ending_reason(client, run)
+            raise ValueError("run %s ended %s%s" % (run_id, state, (": " + "; ".join(reasons + ([why] if why else [])))
+                                                  if reasons or why else ""))
         obj.echo("Run %s ended %s." % (run_id, state), bold=True)
 
     def run_command(self, help_text: str, *options: Callable, name: Optional[str] = None):

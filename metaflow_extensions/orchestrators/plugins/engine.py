@@ -59,6 +59,7 @@ class Engine:
     name = "engine"
     title = "Engine"
     run_noun = "run"  # what the engine calls one run of a flow ("execution", "job")
+    engine_line_prefixes: Tuple[str, ...] = ()  # the engine's own lines in a task's log
     capabilities: Capabilities
 
     # ---- options (click decorators) ------------------------------------------------------
@@ -157,6 +158,10 @@ class Engine:
     def failures(self, client, run: Mapping[str, Any]) -> List[Failure]:
         """The failed steps of an ended run with the end of their output."""
         raise NotImplementedError
+
+    def ending_reason(self, client, run: Mapping[str, Any]) -> Optional[str]:
+        """Why an ended run stopped when no step says it (e.g. its --workflow-timeout)."""
+        return None
 
     def list_runs(self, client, conn, name: str, limit: int) -> List[RunSummary]:
         raise NotImplementedError

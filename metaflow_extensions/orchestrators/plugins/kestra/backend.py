@@ -10,7 +10,7 @@ from metaflow._vendor import click
 
 from ..engine import Deployed, DeploymentFacts, Engine, Failure, RunSummary, StepState
 from . import deployment as dep
-from .compiler import CAPABILITIES, compile_flow, dump
+from .compiler import CAPABILITIES, LABEL_WORKFLOW_TIMEOUT, compile_flow, dump
 
 _PARAM_TYPES = {"INT": "int", "FLOAT": "float", "BOOL": "bool", "BOOLEAN": "bool", "STRING": "str", "JSON": "JSON"}
 _CONNECTION_KEYS = ("host", "user", "password", "token", "tenant", "namespace")
@@ -20,6 +20,7 @@ class KestraEngine(Engine):
     name = "kestra"
     title = "Kestra"
     run_noun = "execution"
+    engine_line_prefixes = ("io.kestra.",)  # the worker's own TaskException lines
     capabilities = CAPABILITIES
 
     # ---- options ---------------------------------------------------------------------------
@@ -147,6 +148,10 @@ class KestraEngine(Engine):
         return [StepState("%s%s" % (r["taskId"], " [%s]" % _value(r) if _value(r) else ""),
                           r.get("state", {}).get("current", ""), len(r.get("attempts") or ()) or 1)
                 for r in client.task_runs(run["id"], dict(run), outputs=False) if not r["taskId"].startswith("mf-")]
+
+    def ending_reason(self, client, run: Mapping[str, Any]) -> Optional[str]:
+        limit = dep.flow_labels(dict(run)).get(LABEL_WORKFLOW_TIMEOUT)
+        return "the run exceeded its --workflow-timeout of %s" % limit if limit else None
 
     def failures(self, client, run: Mapping[str, Any]) -> List[Failure]:
         failed = [r for r in client.task_runs(run["id"], dict(run), outputs=False)

@@ -45,6 +45,8 @@ _PEBBLE_MARKERS = ("{{", "{%", "{#")
 MAX_LOOP_ITERATIONS = 1000
 
 
+LABEL_WORKFLOW_TIMEOUT = "metaflow-workflow-timeout"  # set by Kestra when the run exceeds --workflow-timeout
+
 @dataclass(frozen=True)
 class KestraTarget:
     """Where and how the flow is deployed (everything beyond the plan and the spec)."""
@@ -104,8 +106,10 @@ def compile_flow(plan: Plan, deploy: DeployOptions, target: KestraTarget) -> Dic
         doc["triggers"] = triggers
     if target.workflow_timeout:
         # There is no flow-level `timeout` in Kestra; MAX_DURATION is the time limit (kestra.md §8.3).
+        # Its label says why the execution failed (SLA.labels, added on violation: core/.../flows/sla/SLA.java@v1.3.25).
         doc["sla"] = [{"id": "workflow-timeout", "type": "MAX_DURATION", "behavior": "FAIL",
-                       "duration": iso_seconds(target.workflow_timeout)}]
+                       "duration": iso_seconds(target.workflow_timeout),
+                       "labels": {LABEL_WORKFLOW_TIMEOUT: "%ds" % int(target.workflow_timeout)}}]
     return doc
 
 
