@@ -82,3 +82,17 @@ def test_an_unknown_schedule_timezone_is_refused_at_compile(engine, tmp_path):
     proc = subprocess.run([sys.executable, str(flow), "--no-pylint", engine, "compile", str(tmp_path / "out")],
                           capture_output=True, text=True, timeout=300, env=dict(os.environ))
     assert proc.returncode == 1 and "timezone 'Mars/Olympus' is not an IANA time zone" in proc.stderr, proc.stderr
+
+
+NUL_DEFAULT = BAD_CRON.replace('@schedule(cron="*/5 * * * * * *")\n', "").replace(
+    "    @step\n    def start", "    text = Parameter('text', default='a\\x00b')\n\n    @step\n    def start", 1).replace(
+    "from metaflow import FlowSpec, schedule, step", "from metaflow import FlowSpec, Parameter, step")
+
+
+@pytest.mark.parametrize("engine", ["kestra", "windmill"])
+def test_a_default_no_task_can_receive_is_refused_at_compile(engine, tmp_path):
+    flow = tmp_path / "nul_default.py"
+    flow.write_text(NUL_DEFAULT)
+    proc = subprocess.run([sys.executable, str(flow), "--no-pylint", engine, "compile", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert proc.returncode == 1 and "parameter 'text' holds a NUL character" in proc.stderr, proc.stderr

@@ -113,9 +113,23 @@ def compile_flow(plan: Plan, deploy: DeployOptions, target: KestraTarget) -> Dic
     return doc
 
 
+class _Dumper(yaml.SafeDumper):
+    """YAML line breaks beyond \\n (NEL U+0085, LS U+2028, PS U+2029) would be folded into
+    spaces by any YAML reader in a plain or single-quoted scalar: such strings are written
+    double-quoted, where PyYAML escapes them (``\\N``, ``\\L``, ``\\P``) and they round-trip."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if any(ch in value for ch in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
 def dump(doc: Dict[str, Any]) -> str:
     """YAML text; key order as built, so compiling twice gives the same text."""
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)
 
 
 def _check_plain(option: str, value: str) -> None:

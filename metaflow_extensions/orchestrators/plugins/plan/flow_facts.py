@@ -27,6 +27,16 @@ def parameters(flow) -> Tuple[Parameter, ...]:
     )
 
 
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _parameter(var: str, param) -> Parameter:
     from metaflow.parameters import DeployTimeField, JSONTypeClass, deploy_time_eval
 
@@ -39,6 +49,10 @@ def _parameter(var: str, param) -> Parameter:
         default = json.loads(default)
     elif default is not None and kind is not ParamType.JSON:
         default = _cast(default, kind, param.name)
+    if _has_nul(default):
+        # No engine task can receive it: process arguments and environment values end at NUL.
+        raise PlanError("the default of parameter %r holds a NUL character, which no engine task can receive"
+                        % param.name)
     return Parameter(
         name=param.name,
         python_name=var,
