@@ -244,6 +244,19 @@ def engine_cli(engine: str, name: str, *args: str, env: Dict[str, str], check: b
     return proc
 
 
+def assert_bad_inputs_refused(cli) -> None:
+    """One line, no traceback, for inputs a user gets wrong (``cli(*args)`` runs ``python
+    linear.py <engine> *args`` against the server): an unknown parameter, a bool that is
+    none, non-positive counts and durations. The two documented forms agree on booleans."""
+    bad = cli("trigger", "--run-param", "nope=1")
+    assert bad.returncode != 0 and "no parameter 'nope'" in bad.stdout + bad.stderr
+    maybe = cli("trigger", "--run-param", "flag=maybe")
+    assert maybe.returncode != 0 and "is not a boolean" in maybe.stderr and "Traceback" not in maybe.stderr
+    for option in (["--max-workers", "0"], ["--workflow-timeout", "-5"]):
+        refused = cli("create", *option)
+        assert refused.returncode != 0 and "Invalid value for '%s'" % option[0] in refused.stderr, refused.stderr
+
+
 def assert_task_logs_saved(name: str, flow_name: str, run_id: str, step: str, stream: str, *expected: str) -> None:
     """What a user reads after an engine run, from the Metaflow datastore: ``task.stdout`` /
     ``task.stderr`` (the client) and ``python flow.py logs`` (Metaflow's own command)."""
