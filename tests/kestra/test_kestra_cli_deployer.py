@@ -144,6 +144,25 @@ def test_defaults_arrive_identical_when_kestra_starts_the_run(server, tmp_path):
     assert fr.client_run("HostileDefaultsFlow", run_id(ended["id"])).data.got == fr.HOSTILE_DEFAULTS
 
 
+def test_event_webhook_keys_are_random_kept_and_found_by_send_event(server, monkeypatch):
+    """Issue 18, item 8: without KESTRA_WEBHOOK_SECRET the key is random (nobody can derive it
+    from public names), the same after a re-deploy, and `send-event` finds it with credentials."""
+    from metaflow_extensions.orchestrators.plugins.kestra.compiler import KestraTarget, webhook_key
+
+    monkeypatch.delenv("KESTRA_WEBHOOK_SECRET", raising=False)
+    keys = []
+    for _ in range(2):
+        ke.flow_cli("triggered", "create", "--worker-python=%s" % ke.WORKER_PYTHON, server=server)
+        with server.client() as client:
+            flow = client.get_flow("metaflow", "TriggeredFlow")
+        keys.append([t["key"] for t in flow["triggers"] if t["type"].endswith("Webhook")])
+    assert keys[0] == keys[1] and len(keys[0]) == 1
+    derived = webhook_key(KestraTarget(namespace="metaflow", flow_id="TriggeredFlow"), "data_ready")
+    assert keys[0][0] != derived and keys[0][0].startswith("mf-") and len(keys[0][0]) == 43
+    sent = ke.flow_cli("triggered", "send-event", "data_ready", "--payload", "dataset=s3://b/k.csv", server=server)
+    assert "started" in sent.stdout + sent.stderr, sent.stdout + sent.stderr
+
+
 def test_cli_wrong_password_is_one_clear_line(server):
     proc = ke.flow_cli("linear", "list-runs", server=server, check=False, env={"KESTRA_PASSWORD": "wrong-pw"})
     assert proc.returncode != 0 and "refused the credentials" in proc.stdout + proc.stderr

@@ -28,4 +28,4 @@ tasks:
         client.close()
     assert exe["state"]["current"] == "SUCCESS"
     assert "AN_ORDINARY_SETTING=visible-value" in text  # the worker's environment is inherited
-    assert "pw-Secret-123" not in text and "KESTRA_EMULATOR_" not in text
+    assert "pw-Secret-123" not in text and "KESTRA_EMULATOR_PASSWORD" not in text

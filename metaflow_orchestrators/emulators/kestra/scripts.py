@@ -40,11 +40,14 @@ class ScriptSpec:
         self.hidden: FrozenSet[str] = frozenset()  # values never handed to a task (the emulator's secrets)
 
 
+EMULATOR_SETTINGS = ("KESTRA_EMULATOR_USERNAME", "KESTRA_EMULATOR_PASSWORD")  # cli.py's own
+
+
 def worker_environment(hidden: FrozenSet[str]) -> Dict[str, str]:
     """The Process runner's ProcessBuilder inherits the worker's environment. The emulator's
-    own settings are not a worker's: its KESTRA_EMULATOR_* variables and any variable holding
-    one of its secrets (its password) stay out of tasks."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("KESTRA_EMULATOR_") and v not in hidden}
+    own settings are not a worker's: its credential variables and any variable holding one of
+    its secrets (its password) stay out of tasks."""
+    return {k: v for k, v in os.environ.items() if k not in EMULATOR_SETTINGS and v not in hidden}
 
 
 def build_spec(task: Dict[str, Any], render: Callable[..., Any], workdir: str, version: int = 1) -> ScriptSpec:

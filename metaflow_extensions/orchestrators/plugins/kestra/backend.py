@@ -10,6 +10,7 @@ from metaflow._vendor import click
 
 from ..engine import Deployed, DeploymentFacts, Engine, Failure, RunSummary, StepState
 from . import deployment as dep
+from . import events
 from .compiler import CAPABILITIES, LABEL_WORKFLOW_TIMEOUT, compile_flow, dump
 
 _PARAM_TYPES = {"INT": "int", "FLOAT": "float", "BOOL": "bool", "BOOLEAN": "bool", "STRING": "str", "JSON": "JSON"}
@@ -63,11 +64,12 @@ class KestraEngine(Engine):
     def deployment_name(self, plan, name: Optional[str]) -> str:
         return dep.deployment_name(plan, name)
 
-    def _document(self, obj, plan, kw: Mapping[str, Any], conn: dep.Connection, version: int):
+    def _document(self, obj, plan, kw: Mapping[str, Any], conn: dep.Connection, version: int,
+                  webhook_keys: Tuple[Tuple[str, str], ...] = ()):
         fid = dep.deployment_name(plan, kw.get("name"))
         options = dep.deploy_options(obj, plan, kw.get("tags") or (), kw.get("user_namespace"))
         target = dep.target(plan, conn, fid, version, kw.get("max_workers") or 16, kw.get("workflow_timeout"),
-                            kw.get("worker_python"))
+                            kw.get("worker_python"), webhook_keys)
         return compile_flow(plan, options, target), fid
 
     def compile_text(self, obj, plan, kw: Mapping[str, Any]) -> str:
@@ -77,8 +79,10 @@ class KestraEngine(Engine):
 
     def deploy(self, obj, plan, kw: Mapping[str, Any], client, conn: dep.Connection) -> Deployed:
         version = int(kw.get("kestra_version") or client.major)
-        doc, fid = self._document(obj, plan, kw, conn, version)
-        _check_owner(client.get_flow(conn.namespace, fid), plan.flow_name, conn.namespace, fid)
+        fid = dep.deployment_name(plan, kw.get("name"))
+        existing = client.get_flow(conn.namespace, fid)
+        _check_owner(existing, plan.flow_name, conn.namespace, fid)
+        doc, fid = self._document(obj, plan, kw, conn, version, events.deploy_keys(plan, existing))
         client.upsert_flow(dump(doc), conn.namespace, fid)
         return Deployed(name=fid, flow_name=plan.flow_name,
                         where="Kestra %d.x as %s/%s" % (version, conn.namespace, fid),
@@ -203,10 +207,6 @@ def _event_notes(plan) -> List[Tuple[str, Optional[str]]]:
     notes: List[Tuple[str, Optional[str]]] = [(
         "It listens for events %s: publish one with `python %s kestra send-event NAME`."
         % (", ".join(e.name for e in plan.event_triggers), os.path.basename(sys.argv[0])), None)]
-    if not os.environ.get("KESTRA_WEBHOOK_SECRET"):
-        notes.append(("Warning: KESTRA_WEBHOOK_SECRET is not set, so the event webhook key can be derived "
-                      "from public names and anyone who reaches Kestra could start this flow; set it "
-                      "(here and where events are sent) and deploy again.", "yellow"))
     return notes
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -59,6 +60,8 @@ class KestraTarget:
     python: str = "python3"  # the worker's interpreter
     webhook_secret: Optional[str] = None  # keys event webhooks (HMAC); else a plain hash
     labels: Tuple[Tuple[str, str], ...] = ()
+    # event name -> webhook key chosen at deploy (random, kept across re-deploys); wins over the above
+    webhook_keys: Tuple[Tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -436,6 +439,8 @@ def flow_triggers(ctx: _Context) -> List[Dict[str, Any]]:
         triggers.append({
             "id": "event-%d" % i,
             "type": "io.kestra.plugin.core.trigger.Webhook",
+            # Names the event for a reader and for `send-event`, which finds the key by it.
+            "description": event_description(event.name),
             "key": webhook_key(target, event.name),
             "inputs": {EVENT_INPUT: "{{ trigger.body }}"},
         })
@@ -445,8 +450,16 @@ def flow_triggers(ctx: _Context) -> List[Dict[str, Any]]:
     return triggers
 
 
+def event_description(event: str) -> str:
+    return "Metaflow event %s" % json.dumps(event)
+
+
 def webhook_key(target: KestraTarget, event: str) -> str:
-    """Stable across compiles (same text twice); keyed with the webhook secret when set."""
+    """The key chosen at deploy when there is one (random: nobody can derive it); else stable
+    across compiles (same text twice), keyed with the webhook secret when set."""
+    chosen = dict(target.webhook_keys).get(event)
+    if chosen:
+        return chosen
     message = ("%s/%s/%s" % (target.namespace, target.flow_id, event)).encode("utf-8")
     if target.webhook_secret:
         digest = hmac.new(target.webhook_secret.encode("utf-8"), message, hashlib.sha256).hexdigest()

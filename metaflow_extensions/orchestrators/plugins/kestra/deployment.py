@@ -69,7 +69,8 @@ def deploy_options(obj, plan: Plan, tags=(), namespace=None) -> DeployOptions:
 
 
 def target(plan: Plan, conn: Connection, fid: str, version: int, max_workers: int = 16,
-           workflow_timeout: Optional[int] = None, python: Optional[str] = None) -> KestraTarget:
+           workflow_timeout: Optional[int] = None, python: Optional[str] = None,
+           webhook_keys: Tuple[Tuple[str, str], ...] = ()) -> KestraTarget:
     from metaflow.util import get_username
 
     labels = {LABEL_FLOW: plan.flow_name}
@@ -84,6 +85,7 @@ def target(plan: Plan, conn: Connection, fid: str, version: int, max_workers: in
         workflow_timeout=workflow_timeout, python=python or "python3",
         webhook_secret=os.environ.get("KESTRA_WEBHOOK_SECRET") or None,
         labels=tuple(sorted(labels.items())),
+        webhook_keys=webhook_keys,
     )
 
 
