@@ -331,6 +331,21 @@ def hostile_defaults_flow(flow_name: str) -> str:
         "if __name__ == '__main__':\n    %s()\n" % (flow_name, params, len(HOSTILE_DEFAULTS), flow_name))
 
 
+BIG_VALUES = ("a" * 70000 + "\u00e9", "{{ b }}" * 10000)  # each over the 128 KiB/2 of one argument, both over 128 KiB
+
+
+def assert_big_values_arrive(cli, flow_name: str) -> None:
+    """Two 70,000-character parameters (issue 18, item 3) reach the run unchanged: the run's
+    input travels in a file (Kestra) or is read from the flow job (Windmill), not in one
+    environment variable or process argument (128 KiB each)."""
+    proc = cli("run", "--wait", "--run-param", "greeting=" + BIG_VALUES[0], "--run-param", "label=" + BIG_VALUES[1])
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    rid = next(w for w in out.split() if w.startswith(flow_name + "/")).split("/")[1]
+    result = client_run(flow_name, rid).data.result
+    assert result["greeting"] == BIG_VALUES[0] and result["label"] == BIG_VALUES[1]
+
+
 # A foreach whose second iteration fails: both engines' CLI tests run it.
 FAILING_FOREACH = '''
 from metaflow import FlowSpec, step

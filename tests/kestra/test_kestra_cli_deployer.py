@@ -89,6 +89,11 @@ def test_cli_trigger_with_typed_and_run_params(server):
     fr.assert_bad_inputs_refused(lambda *args: ke.flow_cli("linear", *args, server=server, check=False))
 
 
+def test_big_parameter_values_arrive(server):
+    fr.assert_big_values_arrive(lambda *args: ke.flow_cli("linear", args[0], "--worker-python=%s" % ke.WORKER_PYTHON, *args[1:], server=server,
+                                                           check=False), "LinearFlow")
+
+
 def test_a_name_owned_by_another_flow_is_never_silently_replaced(server):
     """Issue 18, item 2: the deployment records which Metaflow flow owns it."""
     ke.flow_cli("linear", "create", "--name", "shared-name", "--worker-python=%s" % ke.WORKER_PYTHON, server=server)

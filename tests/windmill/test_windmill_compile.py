@@ -228,7 +228,9 @@ def test_triggered_flows_take_the_event_as_an_input_and_say_what_they_wait_for(d
     facts = compiler.deployment_facts(triggered)
     assert facts["events"] == ["data_ready"] and facts["internal_inputs"] == ["metaflow_event"]
     init = triggered["value"]["modules"][0]["value"]["input_transforms"]
-    assert init["MFO_PARAMS"]["expr"] == "flow_input" and init["MFO_STEP"]["value"]["event_input"] == "metaflow_event"
+    # The run's input is read from the flow job (an input of a bash module is a 128 KiB process argument).
+    assert init["MFO_PARAMS"] == {"type": "static", "value": "windmill:flow-input"}
+    assert init["MFO_STEP"]["value"]["event_input"] == "metaflow_event"
     facts = compiler.deployment_facts(documents["on_finish"][2])
     assert facts["after"] == ["LinearFlow"] and "events" not in facts
     assert "metaflow_event" not in documents["linear"][2]["schema"]["properties"]

@@ -46,6 +46,7 @@ _PEBBLE_MARKERS = ("{{", "{%", "{#")
 MAX_LOOP_ITERATIONS = 1000
 
 
+PARAMS_FILE = "mfo-params.b64"  # the init task's run inputs (inputFiles)
 LABEL_WORKFLOW_TIMEOUT = "metaflow-workflow-timeout"  # set by Kestra when the run exceeds --workflow-timeout
 
 @dataclass(frozen=True)
@@ -186,11 +187,15 @@ def flow_inputs(plan: Plan, profile: "profiles.Profile") -> List[Dict[str, Any]]
 def init_task(ctx: _Context, has_inputs: bool) -> Dict[str, Any]:
     env = base_env(ctx, "init", "{{ execution.id }}")
     if has_inputs:
-        # The whole inputs map, encoded on render; the launcher passes each as --<name>.
-        env["MFO_PARAMS"] = _encoded("inputs")
-    return script_task(INIT_TASK, env, "--init",
+        # The whole inputs map, encoded on render, in a file of the task's directory (an
+        # environment value is limited to 128 KiB); the launcher passes each as --<name>.
+        env["MFO_PARAMS"] = "@" + PARAMS_FILE
+    task = script_task(INIT_TASK, env, "--init",
                        description="Metaflow init: registers the run `kestra-<execution id>` and its parameters "
                                    "(`metaflow init`).")
+    if has_inputs:
+        task["inputFiles"] = {PARAMS_FILE: _encoded("inputs")}
+    return task
 
 
 def base_env(ctx: _Context, part: str, execution_id: str) -> Dict[str, str]:

@@ -34,7 +34,8 @@ _OPTIONS = {
     "branches": ("MFO_BRANCHES", "JSON {position key: step taken} reported by switch steps, or any JSON "
                  "holding such maps under a \"branches\" key (engine outputs as they render)"),
     "loops": ("MFO_LOOPS", "JSON {position key: last iteration} of recursive switch steps (same forms)"),
-    "params": ("MFO_PARAMS", "init: JSON {parameter name: value} (or base64 of it)"),
+    "params": ("MFO_PARAMS", "init: JSON {parameter name: value} (or base64 of it); 'windmill:flow-input' reads "
+               "the run's input from the Windmill flow job"),
     "event": ("MFO_EVENT", "init: JSON payload of the event that triggered the run"),
 }
 
@@ -42,12 +43,27 @@ _OPTIONS = {
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="mfo-task", description=__doc__)
     for name, (env, help_text) in _OPTIONS.items():
-        parser.add_argument("--" + name, default=os.environ.get(env), help="%s (env %s)" % (help_text, env))
+        parser.add_argument("--" + name, default=os.environ.get(env), type=_value,
+                            help="%s (env %s; '@FILE' reads it from FILE)" % (help_text, env))
     parser.add_argument("--step", help="the step this task runs: checked against the spec (it makes the "
                         "engine's command line say what the task runs)")
     parser.add_argument("--init", action="store_true", help="this task is the run's init task (checked)")
     parser.add_argument("--dry-run", action="store_true", help="print the command as JSON instead of running it")
     return parser.parse_args(argv)
+
+
+def _value(text: Optional[str]) -> Optional[str]:
+    """``@FILE``: the value is FILE's content. Large values (a run's inputs) travel in a file
+    the engine writes into the task's directory: a process argument or environment variable
+    is limited to 128 KiB by the kernel. No value we pass starts with ``@`` otherwise (JSON,
+    base64, numbers, index paths)."""
+    if text is not None and text.startswith("@"):
+        try:
+            with open(text[1:], encoding="utf-8") as handle:
+                return handle.read()
+        except OSError as ex:
+            raise ValueError("cannot read %s: %s" % (text[1:], ex.strerror or ex))
+    return text
 
 
 def runtime_values(args: argparse.Namespace) -> RuntimeValues:
@@ -61,7 +77,7 @@ def runtime_values(args: argparse.Namespace) -> RuntimeValues:
         width=None if args.width in (None, "") else int(args.width),
         branches=collect_positions(args.branches, "branches", str),
         loops=collect_positions(args.loops, "loops", int),
-        params=_json(args.params),
+        params=windmill.flow_input() if args.params == windmill.FLOW_INPUT else _json(args.params),
         event=_event(args.event),
     )
 

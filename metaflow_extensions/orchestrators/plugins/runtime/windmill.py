@@ -29,6 +29,7 @@ REQUIRED = ("BASE_INTERNAL_URL", "WM_WORKSPACE", "WM_FLOW_JOB_ID", "WM_TOKEN")
 TRIES = 5
 INIT_ID = "mf__init"
 EVENT_INPUT = "metaflow_event"  # the flow input a triggering event's payload arrives in
+FLOW_INPUT = "windmill:flow-input"  # MFO_PARAMS of the init module: read the run's input from the flow job
 
 
 class WindmillLookupError(Exception):
@@ -49,6 +50,20 @@ def attempt_of(job: Mapping[str, Any]) -> int:
 
 def current_attempt(env: Optional[Mapping[str, str]] = None,
                     fetch: Optional[Callable[[urllib.request.Request], Any]] = None) -> int:
+    return attempt_of(flow_job(env, fetch))
+
+
+def flow_input(env: Optional[Mapping[str, str]] = None,
+               fetch: Optional[Callable[[urllib.request.Request], Any]] = None) -> Dict[str, Any]:
+    """The run's input, read from the flow job (``args``) rather than passed to the init
+    module: Windmill hands a bash module its inputs as process arguments, each limited to
+    128 KiB by the kernel, while a flow's input is limited only by Windmill."""
+    return dict(flow_job(env, fetch).get("args") or {})
+
+
+def flow_job(env: Optional[Mapping[str, str]] = None,
+             fetch: Optional[Callable[[urllib.request.Request], Any]] = None) -> Dict[str, Any]:
+    """``GET jobs_u/get/$WM_FLOW_JOB_ID`` with the job's own token, retried a few times."""
     env = os.environ if env is None else env
     missing = [name for name in REQUIRED if not env.get(name)]
     if missing:
@@ -58,7 +73,10 @@ def current_attempt(env: Optional[Mapping[str, str]] = None,
     fetch = fetch or _fetch
     for i in range(TRIES):
         try:
-            return attempt_of(fetch(request))
+            job = fetch(request)
+            if not isinstance(job, dict):
+                raise ValueError("not a job: %r" % (job,))
+            return job
         except (urllib.error.URLError, OSError, ValueError) as ex:
             if i + 1 == TRIES:
                 raise WindmillLookupError("cannot read the flow job %s: %s" % (env["WM_FLOW_JOB_ID"], ex))

@@ -27,7 +27,7 @@ from ..plan.queries import (first_step, input_switch_heads, recursive_input_head
                             switch_heads_at_scope)
 from ..plan.visit import BlockVisitor
 from ..runtime.spec import DeployOptions, flow_part, init_part, step_part
-from ..runtime.windmill import EVENT_INPUT, deployment_of
+from ..runtime.windmill import EVENT_INPUT, FLOW_INPUT, deployment_of
 from . import naming, schema, scripts
 
 CAPABILITIES = Capabilities(engine="Windmill", recursive_switch=True)
@@ -258,8 +258,9 @@ def init_module(ctx: _Context) -> Dict[str, Any]:
         "MFO_STEP": static(init_step_part(ctx)),
     }
     if ctx.plan.parameters or triggered(ctx.plan):
-        # The whole run input: the launcher passes each parameter as --<name>.
-        transforms["MFO_PARAMS"] = js("flow_input")
+        # The whole run input, which the entry reads from the flow job: an input of a bash
+        # module is a process argument, limited to 128 KiB (runtime/windmill.py flow_input).
+        transforms["MFO_PARAMS"] = static(FLOW_INPUT)
     return rawscript(INIT_ID, "Metaflow init: registers the run windmill-<flow job id> and its parameters",
                      scripts.init_script(transforms), transforms)
 
