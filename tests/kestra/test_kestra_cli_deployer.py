@@ -168,6 +168,41 @@ def test_event_webhook_keys_are_random_kept_and_found_by_send_event(server, monk
     assert "started" in sent.stdout + sent.stderr, sent.stdout + sent.stderr
 
 
+def test_hostile_values_arrive_identical_on_every_start_path(server, tmp_path):
+    """Issue 18: 305 hostile values (template syntax, shell, YAML/JSON specials, controls,
+    Unicode breaks, 30 kB) through every start path; then no credential anywhere we write."""
+    import hostile
+    from metaflow import Deployer
+
+    path = ke.flow_file(server, tmp_path, "hostile_corpus", hostile.flow_source("HostileCorpusFlow", hostile.packed()))
+
+    def start_with_defaults():
+        with server.client() as client:
+            execution = client.trigger("metaflow", "HostileCorpusFlow", {})
+            ended = client.wait(execution["id"], max_wait=600, poll=0.3)
+        assert ended["state"]["current"] == "SUCCESS"
+        return run_id(ended["id"])
+
+    def deployer_trigger(params):
+        deployed = Deployer(str(path), show_output=False, env={**os.environ, **server.env()}).kestra().create(
+            worker_python=ke.WORKER_PYTHON)
+        triggered = deployed.trigger(**params)
+        assert triggered.wait_for_completion(check_interval=1, timeout=600) == "SUCCEEDED"
+        return triggered.run
+
+    def rid_of(out):
+        return next(w for w in out.split() if w.startswith("HostileCorpusFlow/kestra-")).split("/")[1]
+
+    outputs = hostile.run_every_start_path("kestra", path, server.env(), start_with_defaults,
+                                           ["--worker-python=%s" % ke.WORKER_PYTHON], deployer_trigger,
+                                           "HostileCorpusFlow", rid_of)
+    with server.client() as client:
+        compiled = client.get_flow("metaflow", "HostileCorpusFlow")["source"]
+    roots = [os.environ["METAFLOW_DATASTORE_SYSROOT_LOCAL"], os.environ["METAFLOW_HOME"], str(tmp_path)]
+    hostile.assert_no_credential_anywhere(ke.PASSWORD if not server.real else (server.password or "-no-password-"),
+                                          roots, outputs + [compiled], str(tmp_path))
+
+
 def test_cli_wrong_password_is_one_clear_line(server):
     proc = ke.flow_cli("linear", "list-runs", server=server, check=False, env={"KESTRA_PASSWORD": "wrong-pw"})
     assert proc.returncode != 0 and "refused the credentials" in proc.stdout + proc.stderr

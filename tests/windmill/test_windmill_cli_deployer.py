@@ -3,6 +3,7 @@
 attempt numbers, a timeout, a failure inside a foreach iteration); user text that must
 arrive verbatim; and that the token never leaks anywhere we write."""
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -113,6 +114,43 @@ def test_defaults_arrive_identical_when_windmill_starts_the_run(server, tmp_path
             time.sleep(0.3)
         assert client.get_job(job_id)["success"] is True
     assert fr.client_run("HostileDefaultsFlow", engine_run_id("windmill", job_id)).data.got == fr.HOSTILE_DEFAULTS
+
+
+def test_hostile_values_arrive_identical_on_every_start_path(server, tmp_path):
+    """Issue 18: 305 hostile values (template syntax, shell, YAML/JSON specials, controls,
+    Unicode breaks, 30 kB) through every start path; then no credential anywhere we write."""
+    import hostile
+    from metaflow import Deployer
+
+    path = tmp_path / "hostile_corpus.py"
+    path.write_text(hostile.flow_source("HostileCorpusFlow", hostile.packed()))
+
+    def start_with_defaults():
+        with server.client() as client:
+            job_id = client.run_flow("f/metaflow/HostileCorpusFlow", {})
+            deadline = time.monotonic() + 600
+            while client.get_job(job_id).get("type") != "CompletedJob" and time.monotonic() < deadline:
+                time.sleep(0.3)
+            assert client.get_job(job_id)["success"] is True
+        return engine_run_id("windmill", job_id)
+
+    def deployer_trigger(params):
+        deployed = Deployer(str(path), show_output=False, env={**os.environ, **server.env()}).windmill().create(
+            worker_python=we.WORKER_PYTHON)
+        triggered = deployed.trigger(**params)
+        assert triggered.wait_for_completion(check_interval=1, timeout=600) == "SUCCEEDED"
+        return triggered.run
+
+    outputs = hostile.run_every_start_path("windmill", path, server.env(), start_with_defaults, [WORKER],
+                                           deployer_trigger, "HostileCorpusFlow",
+                                           lambda out: _run_id(type("P", (), {"stdout": out, "stderr": ""}),
+                                                               "HostileCorpusFlow"))
+    if not server.real:
+        with server.client() as client:
+            compiled = json.dumps(client.get_flow("f/metaflow/HostileCorpusFlow"))
+        hostile.assert_no_credential_anywhere(server.token, [os.environ["METAFLOW_DATASTORE_SYSROOT_LOCAL"],
+                                                             os.environ["METAFLOW_HOME"], str(tmp_path)],
+                                              outputs + [compiled], str(tmp_path))
 
 
 def test_cli_wrong_token_is_one_clear_line(server):
