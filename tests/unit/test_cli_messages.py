@@ -82,3 +82,17 @@ def test_bad_flows_are_refused_at_compile_with_one_verbatim_line(engine, source,
                           capture_output=True, text=True, timeout=300, env=dict(os.environ))
     assert proc.returncode == 1 and message in proc.stderr, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
+
+
+HUGE_TAGS = ["--tag", "t" * 60000, "--tag", "u" * 60000, "--tag", "v" * 60000]
+
+
+@pytest.mark.parametrize("engine", ["kestra", "windmill"])
+def test_settings_no_task_can_receive_are_refused_at_compile(engine, tmp_path):
+    """Issue 18, item 3: beyond what one process argument holds, one line before anything is deployed."""
+    flow = tmp_path / "good.py"
+    flow.write_text(BAD_TZ.replace(', timezone="Mars/Olympus"', ""))
+    proc = subprocess.run([sys.executable, str(flow), "--no-pylint", engine, "compile", str(tmp_path / "out"),
+                           *HUGE_TAGS], capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert proc.returncode == 1 and "Linux limits to 128 KiB" in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr

@@ -29,7 +29,7 @@ from ..plan.model import Sequence
 from ..plan.visit import BlockVisitor
 from ..plan.queries import (first_step, input_switch_heads, recursive_input_heads, require_defaults,
                             switch_heads_at_scope)
-from ..runtime.spec import DeployOptions, flow_part, init_part, step_part
+from ..runtime.spec import DeployOptions, check_task_value, flow_part, init_part, step_part
 from . import profiles
 from .naming import check_task_id, flow_id
 
@@ -160,7 +160,11 @@ def flow_variables(ctx: _Context) -> Dict[str, Any]:
         if hidden:
             part["env"] = hidden
         steps[task.name] = part
-    return {"flow": flow_part(ctx.plan, ctx.deploy), "init": init, "steps": steps}
+        check_task_value("the spec of step %s" % task.name, part, base64=True)
+    flow = flow_part(ctx.plan, ctx.deploy)
+    check_task_value("the deployment's settings", flow, base64=True)
+    check_task_value("the init task's spec", init, base64=True)
+    return {"flow": flow, "init": init, "steps": steps}
 
 
 def _plain(value: str) -> bool:

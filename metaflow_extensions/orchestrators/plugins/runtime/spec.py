@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..plan.errors import PlanError
 from ..plan.model import InputRule, Plan, StepTask, Tail
 from ..plan.steps import INTERNAL_DECORATOR
 from .launcher import assemble
@@ -151,3 +152,19 @@ def encode(spec: Dict[str, Any]) -> str:
     engines that pass a spec per task; Kestra keeps it readable in flow variables)."""
     text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+# MAX_ARG_STRLEN: one process argument or environment string (Linux). Each part of a spec
+# reaches its task as one of those (Kestra: an environment value; Windmill: an argument).
+TASK_VALUE_LIMIT = 128 * 1024
+
+
+def check_task_value(what: str, value: Any, base64: bool = False) -> None:
+    """Refuse at compile, with one line, a spec part no task could receive."""
+    size = len(json.dumps(value, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+    if base64:
+        size = (size + 2) // 3 * 4
+    if size > TASK_VALUE_LIMIT - 4096:
+        raise PlanError("%s takes %d KiB; a task receives it as one process argument or environment value, "
+                        "which Linux limits to 128 KiB: shorten the tags, configs, @environment values or "
+                        "parameter defaults" % (what, size // 1024))

@@ -26,7 +26,7 @@ from ..plan.model import Case, Sequence
 from ..plan.queries import (first_step, input_switch_heads, recursive_input_heads, require_defaults,
                             switch_heads_at_scope)
 from ..plan.visit import BlockVisitor
-from ..runtime.spec import DeployOptions, flow_part, init_part, step_part
+from ..runtime.spec import DeployOptions, check_task_value, flow_part, init_part, step_part
 from ..runtime.windmill import EVENT_INPUT, FLOW_INPUT, deployment_of
 from . import naming, schema, scripts
 
@@ -97,6 +97,7 @@ class _Context:
 
     def __post_init__(self):
         self.flow_spec = shared_spec(self.plan, self.deploy)
+        check_task_value("the deployment's settings", self.flow_spec)
 
 
 # --- the document -----------------------------------------------------------------------
@@ -447,6 +448,12 @@ def loop_module(ctx: _Context, block: Switch, scope: Scope, joined: Optional[For
 # --- one step ---------------------------------------------------------------------------
 
 
+def checked_step_part(ctx: _Context, task: StepTask) -> Dict[str, Any]:
+    part = step_part(ctx.plan, task, ctx.deploy)
+    check_task_value("the spec of step %s" % task.name, part)
+    return part
+
+
 def step_module(ctx: _Context, task: StepTask, scope: Scope, joined: Optional[Foreach],
                 sources: List[str]) -> Dict[str, Any]:
     transforms = step_transforms(ctx, task, scope, joined, sources)
@@ -475,7 +482,7 @@ def step_transforms(ctx: _Context, task: StepTask, scope: Scope, joined: Optiona
     out: Dict[str, Any] = {
         "MFO_PYTHON": static(ctx.target.python),
         "MFO_FLOW": static(ctx.flow_spec),
-        "MFO_STEP": static(step_part(ctx.plan, task, ctx.deploy)),
+        "MFO_STEP": static(checked_step_part(ctx, task)),
         "MFO_EXECUTION_ID": js("results.%s.execution_id" % INIT_ID),
     }
     if scope.depth:
