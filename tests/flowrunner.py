@@ -311,26 +311,6 @@ def assert_card_found(path, run_id: str, step: str = "start") -> None:
     assert proc.returncode == 0 and "<html" in proc.stdout, proc.stderr[-2000:]
 
 
-# Parameter defaults an engine must carry byte for byte when it starts a run itself (schedule,
-# UI, REST with no inputs): YAML line breaks, template and shell syntax, YAML specials, bidi.
-HOSTILE_DEFAULTS = [
-    "line\x85next", "ls\u2028ps\u2029end", "tab\there\r\nnew", "quote ' \" ` \\ end", "{{ execution.id }}",
-    "${{ x }} {% raw %}{% endraw %} {# c #}", "$(id) `id`; rm -rf / #", "yes", "null", "~", "- item", "key: value",
-    "0x1F", "  padded  ", "emoji \U0001F600 \u00e9", "\u202eRTL\u202c", "<script>alert(1)</script>", "'; DROP --",
-]
-
-
-def hostile_defaults_flow(flow_name: str) -> str:
-    params = "\n".join("    p%d = Parameter(%r, default=%r)" % (i, "p%d" % i, v) for i, v in enumerate(HOSTILE_DEFAULTS))
-    return (
-        "from metaflow import FlowSpec, Parameter, step\n\n\n"
-        "class %s(FlowSpec):\n%s\n\n"
-        "    @step\n    def start(self):\n"
-        "        self.got = [getattr(self, 'p%%d' %% i) for i in range(%d)]\n        self.next(self.end)\n\n"
-        "    @step\n    def end(self):\n        pass\n\n\n"
-        "if __name__ == '__main__':\n    %s()\n" % (flow_name, params, len(HOSTILE_DEFAULTS), flow_name))
-
-
 BIG_VALUES = ("a" * 70000 + "\u00e9", "{{ b }}" * 10000)  # each over the 128 KiB/2 of one argument, both over 128 KiB
 
 

@@ -2,8 +2,6 @@
 ``Deployer(...).kestra(...)``; and that the password never leaks anywhere we write."""
 import glob
 import os
-import subprocess
-import sys
 import time
 
 import pytest
@@ -132,21 +130,6 @@ def test_failures_end_with_the_step_and_its_reason(server):
     out = proc.stdout + proc.stderr
     assert "Step explode failed: RuntimeError: boom from failing step" in out
     assert "ended FAILED: explode: RuntimeError: boom from failing step" in out, out[-2000:]
-
-
-def test_defaults_arrive_identical_when_kestra_starts_the_run(server, tmp_path):
-    """Issue 18, item 1: a run Kestra starts itself (no inputs: schedule, UI, REST) gets every
-    default byte for byte, NEL and other YAML line breaks included."""
-    path = ke.flow_file(server, tmp_path, "hostile_defaults", fr.hostile_defaults_flow("HostileDefaultsFlow"))
-    proc = subprocess.run([sys.executable, str(path), "--no-pylint", "kestra", "create",
-                           "--worker-python=%s" % ke.WORKER_PYTHON], capture_output=True, text=True,
-                          env={**os.environ, **server.env()}, timeout=600)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    with server.client() as client:
-        execution = client.trigger("metaflow", "HostileDefaultsFlow", {})
-        ended = client.wait(execution["id"], max_wait=600, poll=0.3)
-    assert ended["state"]["current"] == "SUCCESS"
-    assert fr.client_run("HostileDefaultsFlow", run_id(ended["id"])).data.got == fr.HOSTILE_DEFAULTS
 
 
 def test_event_webhook_keys_are_random_kept_and_found_by_send_event(server, monkeypatch):

@@ -99,23 +99,6 @@ def test_cli_failure_shows_the_step_error_and_exit_code(server):
     fr.assert_task_logs_saved("failing", "FailingFlow", rid, "explode", "stderr", "Traceback", "boom from failing step")
 
 
-def test_defaults_arrive_identical_when_windmill_starts_the_run(server, tmp_path):
-    """Issue 18, item 1: a run Windmill starts itself (no args: schedule, UI, REST) gets every
-    default byte for byte."""
-    path = tmp_path / "hostile_defaults.py"
-    path.write_text(fr.hostile_defaults_flow("HostileDefaultsFlow"))
-    proc = subprocess.run([sys.executable, str(path), "--no-pylint", "windmill", "create", WORKER],
-                          capture_output=True, text=True, env={**os.environ, **server.env()}, timeout=600)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    with server.client() as client:
-        job_id = client.run_flow("f/metaflow/HostileDefaultsFlow", {})
-        deadline = time.monotonic() + 600
-        while client.get_job(job_id).get("type") != "CompletedJob" and time.monotonic() < deadline:
-            time.sleep(0.3)
-        assert client.get_job(job_id)["success"] is True
-    assert fr.client_run("HostileDefaultsFlow", engine_run_id("windmill", job_id)).data.got == fr.HOSTILE_DEFAULTS
-
-
 def test_hostile_values_arrive_identical_on_every_start_path(server, tmp_path):
     """Issue 18: 305 hostile values (template syntax, shell, YAML/JSON specials, controls,
     Unicode breaks, 30 kB) through every start path; then no credential anywhere we write."""
