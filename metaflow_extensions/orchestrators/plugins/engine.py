@@ -222,19 +222,9 @@ def deploy_options(engine: str, obj, plan: Plan, tags=(), namespace=None):
         branch=proj.raw_branch if proj else None,
         production=bool(proj and proj.production),
         owner=get_username(),
-        env=card_env(obj.flow_datastore.TYPE, obj.flow_datastore.datastore_root),
     )
 
 
-def card_env(datastore: str, datastore_root: Optional[str]) -> Tuple[Tuple[str, str], ...]:
-    """Where ``@card`` writes on a local datastore: ``<datastore root>/mf.cards``, where the
-    Metaflow client reads a task's cards (``card_client._get_flow_datastore``: the task's
-    ``ds-root`` metadata + ``mf.cards``) and ``card get`` finds them from the datastore's
-    directory. Left alone, the card command looks for ``.metaflow`` upwards from the working
-    directory, which on an engine worker is the task's own (runtime/cards.py)."""
-    if datastore != "local" or not datastore_root or os.environ.get("METAFLOW_CARD_LOCALROOT"):
-        return ()
-    return (("METAFLOW_CARD_LOCALROOT", os.path.join(datastore_root, "mf.cards")),)
 
 
 def setting(value: Optional[str], name: str) -> Optional[str]:

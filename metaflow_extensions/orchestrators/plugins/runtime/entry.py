@@ -186,20 +186,21 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def run_step_with_logs(command: Command, spec: Dict[str, Any], rt) -> int:
-    """The step, its stdout/stderr teed into the Metaflow datastore (task_logs.py)."""
+    """The step, its stdout/stderr teed into the Metaflow datastore (task_logs.py), its cards
+    written where Metaflow reads them (cards.py)."""
+    top = spec.get("top") or ()
+    address = task_logs.TaskAddress(
+        flow_name=spec["flow_name"], run_id=run_id(spec, rt), step=spec["step"],
+        task_id=own_task_id(spec, rt), attempt=int(rt.attempt),
+        datastore=task_logs.top_option(top, "datastore"), datastore_root=task_logs.top_option(top, "datastore-root"))
+    cards.link_datastore(address)
     capture = task_logs.Capture()
     with capture:
         if _same_interpreter(command.argv[0]):
             code = run_flow_in_process(command.argv[1:])
         else:
             code = subprocess.call(command.argv, env=dict(os.environ))
-    top = spec.get("top") or ()
-    address = task_logs.TaskAddress(
-        flow_name=spec["flow_name"], run_id=run_id(spec, rt), step=spec["step"],
-        task_id=own_task_id(spec, rt), attempt=int(rt.attempt),
-        datastore=task_logs.top_option(top, "datastore"), datastore_root=task_logs.top_option(top, "datastore-root"))
     capture.save(address)
-    cards.relocate_cards(address, command.env.get("METAFLOW_CARD_LOCALROOT", ""))
     return code
 
 
