@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import ids
 from .pathspecs import compress
@@ -234,6 +234,17 @@ def _tags(spec) -> List[str]:
     return out
 
 
+def _local_sysroot(top: Sequence[str]) -> Dict[str, str]:
+    """A local datastore's sysroot as the task's ``--datastore-root`` says. The step writes
+    there; Metaflow's local metadata lookups (the card command's, ``metadata()``) read
+    METAFLOW_DATASTORE_SYSROOT_LOCAL instead, which on a worker may name another directory."""
+    options = dict(o[2:].split("=", 1) for o in top if o.startswith("--") and "=" in o)
+    root = options.get("datastore-root")
+    if options.get("datastore") != "local" or not root or os.path.basename(root.rstrip("/")) != ".metaflow":
+        return {}
+    return {"METAFLOW_DATASTORE_SYSROOT_LOCAL": os.path.dirname(root.rstrip("/"))}
+
+
 def _base_env(spec) -> Tuple[Dict[str, str], Dict[str, str], List[str]]:
     """Task environment, plus the config file and options when the flow has Configs.
 
@@ -241,6 +252,7 @@ def _base_env(spec) -> Tuple[Dict[str, str], Dict[str, str], List[str]]:
     materialised in a file and named ``kv.<name>``, so custom parsers are not re-run.
     """
     env = {str(k): str(v) for k, v in (spec.get("env") or {}).items()}
+    env.update(_local_sysroot(spec.get("top") or ()))
     configs = spec.get("configs")
     if not configs:
         return env, {}, []
