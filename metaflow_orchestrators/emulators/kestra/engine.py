@@ -3,6 +3,7 @@ lifecycle around each execution (concurrency, SLA, kill, restart, flow triggers)
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -54,6 +55,7 @@ class Engine:
     def __init__(self, version: int = 2, workdir: Optional[str] = None):
         self.version = version
         self.hidden_env: frozenset = frozenset()  # secret values tasks never see (create_app)
+        self._owned_workdir = workdir is None  # ours to remove at shutdown
         self.workdir = workdir or tempfile.mkdtemp(prefix="kestra-emulator-")
         os.makedirs(self.workdir, exist_ok=True)
         self.lock = threading.RLock()
@@ -322,6 +324,8 @@ class Engine:
         for exe in list(self.executions.values()):
             if not exe.state.is_terminated():
                 self._stop(exe, "KILLED")
+        if self._owned_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)  # a temporary directory we created
 
 
 def _all_iterations(exe: Execution) -> List[Execution]:
