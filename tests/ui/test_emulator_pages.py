@@ -12,8 +12,6 @@ import time
 
 import pytest
 
-import flowrunner as fr
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHOTS = os.path.join(ROOT, ".test-results", "ui")
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("ui-pages")]

@@ -42,6 +42,11 @@ def run_param_value(param, text: str) -> Any:
     return text
 
 
+def attempt_totals(obj) -> Dict[str, int]:
+    """How many attempts each step has (``@retry``/``@catch``), for "attempt N/M"."""
+    return {task.name: task.retry.total_attempts for task in plan_from_obj(obj).steps()}
+
+
 def step_line(step, totals: Dict[str, int]) -> str:
     """ "train [2]: RUNNING", with "(attempt 2/3)" once a retry is under way."""
     line = "%s: %s" % (step.label, step.state)
@@ -296,7 +301,7 @@ class EngineCommands:
     def wait(self, obj, client, engine_id: str, max_wait: Optional[float]) -> None:
         engine = self.engine
         seen: Dict[str, Any] = {}
-        totals = {task.name: task.retry.total_attempts for task in plan_from_obj(obj).steps()}
+        totals = attempt_totals(obj)
 
         def progress(run: Dict[str, Any]) -> None:
             for step in engine.step_states(client, run):
@@ -308,10 +313,11 @@ class EngineCommands:
         state = engine.state_of(run)
         run_id = engine.run_id(engine_id)
         if engine.status_of(run) != "SUCCEEDED":
-            reasons = show_failures(engine, client, run, lambda text, **kw: obj.echo(text, **kw))
+            causes = show_failures(engine, client, run, lambda text, **kw: obj.echo(text, **kw))
             why = engine.ending_reason(client, run)
-            raise ValueError("run %s ended %s%s" % (run_id, state, (": " + "; ".join(reasons + ([why] if why else [])))
-                                                  if reasons or why else ""))
+            if why:
+                causes.append(why)
+            raise ValueError("run %s ended %s%s" % (run_id, state, ": " + "; ".join(causes) if causes else ""))
         obj.echo("Run %s ended %s." % (run_id, state), bold=True)
 
     def run_command(self, help_text: str, *options: Callable, name: Optional[str] = None):
@@ -332,7 +338,7 @@ class EngineCommands:
                 engine_id = engine.engine_run_id(run_id)
                 click.echo("%s %s (%s %s)" % (engine.run_id(engine_id), engine.status_of(run), engine.title,
                                               engine.state_of(run)))
-                totals = {task.name: task.retry.total_attempts for task in plan_from_obj(obj).steps()}
+                totals = attempt_totals(obj)
                 for step in engine.step_states(client, run):
                     click.echo("    " + step_line(step, totals))
                 if engine.status_of(run) == "FAILED":

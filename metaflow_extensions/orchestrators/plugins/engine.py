@@ -196,6 +196,15 @@ class DeploymentFacts:
     connection_kwargs: Dict[str, Any] = field(default_factory=dict)
 
 
+def check_owner(owner: Optional[str], flow_name: str, what: str) -> None:
+    """Never replace another flow's deployment without a word: ``owner`` is the Metaflow flow
+    the existing deployment records (None: not deployed by us)."""
+    if owner != flow_name:
+        whose = "Metaflow flow %s" % owner if owner else "no Metaflow flow (it was not deployed by us)"
+        raise ValueError("%s already exists and belongs to %s; choose another --name or delete it first"
+                         % (what, whose))
+
+
 def deploy_options(engine: str, obj, plan: Plan, tags=(), namespace=None):
     """What every task's spec records, from the flow Metaflow's CLI loaded. No ``python``:
     the entry runs the step in its own interpreter (``--worker-python``), which is what
@@ -223,8 +232,6 @@ def deploy_options(engine: str, obj, plan: Plan, tags=(), namespace=None):
         production=bool(proj and proj.production),
         owner=get_username(),
     )
-
-
 
 
 def setting(value: Optional[str], name: str) -> Optional[str]:

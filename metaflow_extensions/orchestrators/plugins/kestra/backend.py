@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from metaflow._vendor import click
 
-from ..engine import Deployed, DeploymentFacts, Engine, Failure, RunSummary, StepState
+from ..engine import Deployed, DeploymentFacts, Engine, Failure, RunSummary, StepState, check_owner
 from . import deployment as dep
 from . import events
 from .compiler import CAPABILITIES, LABEL_WORKFLOW_TIMEOUT, compile_flow, dump
@@ -81,7 +81,9 @@ class KestraEngine(Engine):
         version = int(kw.get("kestra_version") or client.major)
         fid = dep.deployment_name(plan, kw.get("name"))
         existing = client.get_flow(conn.namespace, fid)
-        _check_owner(existing, plan.flow_name, conn.namespace, fid)
+        if existing is not None:  # the `metaflow-flow` label records whose it is
+            check_owner(dep.flow_labels(existing).get(dep.LABEL_FLOW), plan.flow_name,
+                        "Kestra flow %s/%s" % (conn.namespace, fid))
         doc, fid = self._document(obj, plan, kw, conn, version, events.deploy_keys(plan, existing))
         client.upsert_flow(dump(doc), conn.namespace, fid)
         return Deployed(name=fid, flow_name=plan.flow_name,
@@ -178,18 +180,6 @@ class KestraEngine(Engine):
     def logs(self, client, engine_run_id: str, step: Optional[str]) -> Iterable[Tuple[str, str]]:
         for entry in client.logs(engine_run_id, task_id=step):
             yield entry.get("taskId", ""), entry.get("message", "")
-
-
-def _check_owner(existing: Optional[Mapping[str, Any]], flow_name: str, namespace: str, fid: str) -> None:
-    """Never replace a deployment that is not this Metaflow flow's without a word: the
-    ``metaflow-flow`` label records whose it is."""
-    if existing is None:
-        return
-    owner = dep.flow_labels(existing).get(dep.LABEL_FLOW)
-    if owner != flow_name:
-        whose = "Metaflow flow %s" % owner if owner else "no Metaflow flow (it was not deployed by us)"
-        raise ValueError("Kestra flow %s/%s already exists and belongs to %s; choose another --name or delete it "
-                         "first" % (namespace, fid, whose))
 
 
 def _namespace_option() -> Callable:

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from . import cards, ids, reporter, task_logs, windmill
 from .launcher import (Command, LaunchError, RuntimeValues, assemble, build_command, decode_spec, own_task_id,
-                       run_id)
+                       run_id, top_option)
 
 _OPTIONS = {
     # option: (environment variable, help)
@@ -192,7 +192,7 @@ def run_step_with_logs(command: Command, spec: Dict[str, Any], rt) -> int:
     address = task_logs.TaskAddress(
         flow_name=spec["flow_name"], run_id=run_id(spec, rt), step=spec["step"],
         task_id=own_task_id(spec, rt), attempt=int(rt.attempt),
-        datastore=task_logs.top_option(top, "datastore"), datastore_root=task_logs.top_option(top, "datastore-root"))
+        datastore=top_option(top, "datastore"), datastore_root=top_option(top, "datastore-root"))
     cards.link_datastore(address)
     capture = task_logs.Capture()
     with capture:

@@ -234,13 +234,19 @@ def _tags(spec) -> List[str]:
     return out
 
 
+def top_option(top: Sequence[str], name: str) -> Optional[str]:
+    """``--name=value`` among the spec's top-level options (the last one wins, as in click)."""
+    prefix = "--%s=" % name
+    found = [o[len(prefix):] for o in top if o.startswith(prefix)]
+    return found[-1] if found else None
+
+
 def _local_sysroot(top: Sequence[str]) -> Dict[str, str]:
     """A local datastore's sysroot as the task's ``--datastore-root`` says. The step writes
     there; Metaflow's local metadata lookups (the card command's, ``metadata()``) read
     METAFLOW_DATASTORE_SYSROOT_LOCAL instead, which on a worker may name another directory."""
-    options = dict(o[2:].split("=", 1) for o in top if o.startswith("--") and "=" in o)
-    root = options.get("datastore-root")
-    if options.get("datastore") != "local" or not root or os.path.basename(root.rstrip("/")) != ".metaflow":
+    root = top_option(top, "datastore-root")
+    if top_option(top, "datastore") != "local" or not root or os.path.basename(root.rstrip("/")) != ".metaflow":
         return {}
     return {"METAFLOW_DATASTORE_SYSROOT_LOCAL": os.path.dirname(root.rstrip("/"))}
 

@@ -18,7 +18,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 STREAMS = (("stdout", 1), ("stderr", 2))
 ISOFORMAT = "%Y-%m-%dT%H:%M:%S.%f"  # metaflow.mflog.mflog.ISOFORMAT
@@ -35,13 +35,6 @@ class TaskAddress:
     attempt: int
     datastore: Optional[str]
     datastore_root: Optional[str]
-
-
-def top_option(top: Sequence[str], name: str) -> Optional[str]:
-    """``--name=value`` among the spec's top-level options."""
-    prefix = "--%s=" % name
-    found = [o[len(prefix):] for o in top if o.startswith(prefix)]
-    return found[-1] if found else None
 
 
 class _Tee(threading.Thread):

@@ -8,7 +8,8 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from metaflow._vendor import click
 
-from ..engine import Deployed, DeploymentFacts, Engine, Failure, RunSummary, StepState, deploy_options, setting
+from ..engine import (Deployed, DeploymentFacts, Engine, Failure, RunSummary, StepState, check_owner, deploy_options,
+                      setting)
 from . import compiler
 from .client import STATUS, WindmillClient, job_state
 from .inputs import typed_args
@@ -107,7 +108,10 @@ class WindmillEngine(Engine):
     def deploy(self, obj, plan, kw: Mapping[str, Any], client: WindmillClient, conn: Connection) -> Deployed:
         doc, schedule, target = self._document(obj, plan, kw, conn)
         client.ensure_folder(target.path.split("/")[1])
-        _check_owner(client.get_flow(target.path), plan.flow_name, conn.workspace, target.path)
+        existing = client.get_flow(target.path)
+        if existing is not None:  # the deployment facts kept with mf__init record whose it is
+            check_owner((compiler.deployment_facts(existing) or {}).get("flow_name"), plan.flow_name,
+                        "Windmill flow %s in workspace %s" % (target.path, conn.workspace))
         client.upsert_flow(doc)
         notes: List[Tuple[str, Optional[str]]] = []
         schedule_path = compiler.schedule_path(target.path)
@@ -227,18 +231,6 @@ class WindmillEngine(Engine):
             label = _label(name, position)
             for line in client.job_logs(module_job["id"]).splitlines():
                 yield label, line
-
-
-def _check_owner(existing: Optional[Mapping[str, Any]], flow_name: str, workspace: str, path: str) -> None:
-    """Never replace a flow that is not this Metaflow flow's deployment without a word: the
-    deployment facts kept with ``mf__init`` record whose it is."""
-    if existing is None:
-        return
-    owner = (compiler.deployment_facts(dict(existing)) or {}).get("flow_name")
-    if owner != flow_name:
-        whose = "Metaflow flow %s" % owner if owner else "no Metaflow flow (it was not deployed by us)"
-        raise ValueError("Windmill flow %s in workspace %s already exists and belongs to %s; choose another --name "
-                         "or delete it first" % (path, workspace, whose))
 
 
 def _label(step: str, position: str) -> str:
