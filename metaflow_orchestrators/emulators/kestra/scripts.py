@@ -44,7 +44,8 @@ EMULATOR_SETTINGS = ("KESTRA_EMULATOR_USERNAME", "KESTRA_EMULATOR_PASSWORD")  # 
 
 
 def worker_environment(hidden: FrozenSet[str]) -> Dict[str, str]:
-    """The Process runner's ProcessBuilder inherits the worker's environment. The emulator's
+    """The Process runner's ProcessBuilder inherits the worker's environment and adds the task's
+    (core/src/main/java/io/kestra/plugin/core/runner/Process.java@v1.3.25). The emulator's
     own settings are not a worker's: its credential variables and any variable holding one of
     its secrets (its password) stay out of tasks."""
     return {k: v for k, v in os.environ.items() if k not in EMULATOR_SETTINGS and v not in hidden}
