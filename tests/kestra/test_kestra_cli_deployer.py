@@ -290,7 +290,7 @@ if __name__ == "__main__":
 '''
 
 
-def test_resume_reruns_only_the_failed_steps(request, server, tmp_path):
+def test_resume_in_place_reruns_only_the_failed_steps(request, server, tmp_path):
     ke.known_real_2x_defect(request, server, "after a restart the task run lists 2 attempts, not 3 (the user "
                                              "code does run again as attempt 2)")
     from metaflow import Deployer
@@ -301,7 +301,7 @@ def test_resume_reruns_only_the_failed_steps(request, server, tmp_path):
     first = deployed.trigger()
     assert first.wait_for_completion(check_interval=1, timeout=300) == "FAILED"
     marker.write_text("ok")
-    resumed = deployed.resume(origin_run_id=first.run.id)
+    resumed = deployed.resume(origin_run_id=first.run.id, in_place=True)
     assert resumed.wait_for_completion(check_interval=1, timeout=300) == "SUCCEEDED"
     run = resumed.run
     assert run.id == first.run.id and run.successful

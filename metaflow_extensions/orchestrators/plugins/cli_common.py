@@ -17,6 +17,7 @@ from .plan import PlanError, build_plan
 from .plan.serialize import to_dict
 from .plan.transforms import add_decospecs, with_branch
 from .rest import EngineError
+from .runtime.resume import ResumeRequest
 
 
 def fail(title: str, message: str) -> None:
@@ -183,9 +184,12 @@ class EngineCommands:
 
     # ---- the commands ----------------------------------------------------------------------
     def add_all(self) -> None:
+        from .resume_cli import add_resume  # it builds on this module
+
         for add in (self.add_compile, self.add_create, self.add_trigger, self.add_run, self.add_status,
                     self.add_list_runs, self.add_terminate, self.add_logs, self.add_send_event):
             add()
+        add_resume(self)
 
     def add_compile(self) -> None:
         engine = self.engine
@@ -253,11 +257,12 @@ class EngineCommands:
             kw["deployer_attribute_file"] = attribute_file
             self.start(obj, conn, kw["name"], kw)
 
-    def start(self, obj, conn, name: str, kw: Dict[str, Any]) -> None:
+    def start(self, obj, conn, name: str, kw: Dict[str, Any], inputs: Optional[Dict[str, Any]] = None,
+              resume: Optional[ResumeRequest] = None) -> None:
         engine = self.engine
-        inputs = self.inputs(obj, kw)
+        inputs = self.inputs(obj, kw) if inputs is None else inputs
         with conn.client() as client:
-            engine_id = engine.start(client, conn, name, inputs)
+            engine_id = engine.start(client, conn, name, inputs, resume=resume)
             run_id = engine.run_id(engine_id)
             pathspec = "%s/%s" % (obj.flow.name, run_id)
             # Written before waiting: the Deployer blocks on this file.
@@ -267,7 +272,9 @@ class EngineCommands:
             if kw.get("deployer_attribute_file"):
                 write_json(kw["deployer_attribute_file"], {"name": name, "metadata": obj.metadata.metadata_str(),
                                                            "pathspec": pathspec})
-            obj.echo("Run *%s* started on %s (%s)." % (pathspec, engine.title, self.run_word(engine_id)), bold=True)
+            resuming = ", resuming %s" % resume.origin_run_id if resume else ""
+            obj.echo("Run *%s* started on %s (%s%s)." % (pathspec, engine.title, self.run_word(engine_id), resuming),
+                     bold=True)
             obj.echo("%s UI: %s" % (engine.title, engine.ui_url(client, conn, name, engine_id)))
             if kw.get("wait"):
                 self.wait(obj, client, engine_id, kw.get("max_wait"))

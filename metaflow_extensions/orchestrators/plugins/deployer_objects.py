@@ -1,6 +1,6 @@
 """The Deployer's objects every engine shares: ``DeployedFlow`` and ``TriggeredRun``
 written once against the engine contract (``engine.Engine``). An engine subclasses them,
-setting ``ENGINE`` and ``TYPE``, and adds only what is its own (Kestra's ``resume``...)."""
+setting ``ENGINE`` and ``TYPE``, and adds only what is its own (its names for the run and its UI)."""
 from __future__ import annotations
 
 import json
@@ -69,6 +69,15 @@ class EngineDeployedFlow(DeployedFlow):
     def trigger(self, **kwargs) -> EngineTriggeredRun:
         """Start a run; flow parameters as keyword arguments (``alpha=3``)."""
         content = run_command(self.deployer, self.ENGINE, "trigger", kwargs)
+        return self.RUN_TYPE(deployer=self.deployer, content=content)
+
+    def resume(self, origin_run_id: str, step_to_rerun: Optional[str] = None, **kwargs) -> EngineTriggeredRun:
+        """A new run resuming ``origin_run_id`` as Metaflow's resume does: what succeeded is
+        cloned, the rest runs; ``step_to_rerun`` re-runs from that step. Parameter values
+        that differ from the origin's make every step run with them (resume_cli.py)."""
+        if step_to_rerun:
+            kwargs["step"] = step_to_rerun
+        content = run_command(self.deployer, self.ENGINE, "resume", dict(kwargs, clone_run_id=origin_run_id))
         return self.RUN_TYPE(deployer=self.deployer, content=content)
 
     def delete(self, **kwargs) -> bool:

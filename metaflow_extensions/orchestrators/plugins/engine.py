@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Opt
 
 from .plan import Capabilities, Plan
 from .runtime import ids
+from .runtime.resume import ResumeRequest
 
 class StepState(NamedTuple):
     """One step task of a run as the engine reports it: "train [2]: RUNNING (attempt 2/3)"."""
@@ -82,6 +83,17 @@ class Engine:
         """Options only ``compile`` has (it reaches no server)."""
         return []
 
+    def resume_options(self) -> List[Callable]:
+        """Options of ``resume`` beyond the shared ones (another way to resume)."""
+        return []
+
+    def resume_in_place_requested(self, kw: Dict[str, Any]) -> bool:
+        """Whether ``resume``'s options ask for the engine's own restart of the run."""
+        return False
+
+    def resume_in_place(self, obj, commands, origin_run_id: str, kw: Dict[str, Any]) -> None:
+        raise NotImplementedError
+
     # ---- connection -------------------------------------------------------------------------
     def connection(self, kw: Mapping[str, Any]):
         """Options first, then the environment, then the Metaflow config. The object has
@@ -130,8 +142,9 @@ class Engine:
         prefix = self.name + "-"
         return text[len(prefix):] if text.startswith(prefix) else text
 
-    def start(self, client, conn, name: str, inputs: Dict[str, Any]) -> str:
-        """Start a run of deployment ``name``; returns the engine's run id."""
+    def start(self, client, conn, name: str, inputs: Dict[str, Any], resume: Optional[ResumeRequest] = None) -> str:
+        """Start a run of deployment ``name``; returns the engine's run id. ``resume``: the
+        run resumes another (runtime/resume.py), which its tasks must be able to read."""
         raise NotImplementedError
 
     def ui_url(self, client, conn, name: str, engine_run_id: str) -> str:

@@ -8,9 +8,11 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from metaflow._vendor import click
 
+from ..cli_common import write_json
 from ..engine import Deployed, DeploymentFacts, Engine, Failure, RunSummary, StepState, check_owner
 from . import deployment as dep
 from . import events
+from ..runtime.resume import ResumeRequest
 from .compiler import CAPABILITIES, LABEL_WORKFLOW_TIMEOUT, compile_flow, dump
 
 _PARAM_TYPES = {"INT": "int", "FLOAT": "float", "BOOL": "bool", "BOOLEAN": "bool", "STRING": "str", "JSON": "JSON"}
@@ -46,6 +48,43 @@ class KestraEngine(Engine):
     def compile_options(self) -> List[Callable]:
         return [click.option("--kestra-version", type=click.Choice(["1", "2"]), default="2", show_default=True,
                              help="Kestra major version to target."), _namespace_option()]
+
+    # ---- resume ----------------------------------------------------------------------------
+    def resume_options(self) -> List[Callable]:
+        return [click.option("--in-place", is_flag=True, default=False,
+                             help="Instead of a new run, restart the origin execution itself (Kestra restart): "
+                                  "its failed steps run again as their next attempt in the same Metaflow run.")]
+
+    def resume_in_place_requested(self, kw: Dict[str, Any]) -> bool:
+        return bool(kw.pop("in_place", False))
+
+    def resume_in_place(self, obj, commands, origin_run_id: str, kw: Dict[str, Any]) -> None:
+        """Kestra's restart of the execution: same execution and run id, the failed task runs
+        re-run as their next attempt (a step whose retries were exhausted runs the user's code
+        again: launcher.user_code_retries). Refused, in one line, where Kestra would refuse."""
+        if kw.get("step") or commands.inputs(obj, kw):
+            raise ValueError("--in-place restarts the failed steps with the run's own parameters: "
+                             "it takes no --step and no parameter values (resume without --in-place)")
+        execution_id = self.engine_run_id(origin_run_id)
+        with self.connection(kw).client() as client:
+            state = self.state_of(client.get_execution(execution_id))
+            refused = in_place_refusal(state, client.major)
+            if refused:
+                raise ValueError("run %s ended %s: %s; resume without --in-place to start a new run that clones "
+                                 "what succeeded" % (origin_run_id, state, refused))
+            execution = client.restart(execution_id)
+            pathspec = "%s/%s" % (obj.flow.name, self.run_id(execution["id"]))
+            if kw.get("deployer_attribute_file"):
+                write_json(kw["deployer_attribute_file"], {"name": execution.get("flowId", ""),
+                                                           "metadata": obj.metadata.metadata_str(),
+                                                           "pathspec": pathspec})
+            if kw.get("run_id_file"):
+                with open(kw["run_id_file"], "w") as f:
+                    f.write(self.run_id(execution["id"]))
+            obj.echo("Run *%s* resumed on Kestra (execution %s restarted in place)." % (pathspec, execution["id"]),
+                     bold=True)
+            if kw.get("wait"):
+                commands.wait(obj, client, execution["id"], kw.get("max_wait"))
 
     # ---- connection ------------------------------------------------------------------------
     def connection(self, kw: Mapping[str, Any]) -> dep.Connection:
@@ -129,8 +168,11 @@ class KestraEngine(Engine):
         return "namespace %s" % conn.namespace
 
     # ---- runs ------------------------------------------------------------------------------
-    def start(self, client, conn: dep.Connection, name: str, inputs: Dict[str, Any]) -> str:
-        return client.trigger(conn.namespace, name, inputs)["id"]
+    def start(self, client, conn: dep.Connection, name: str, inputs: Dict[str, Any],
+              resume: Optional[ResumeRequest] = None) -> str:
+        # A resume request travels as execution labels: tasks read them as `labels`, and the
+        # Kestra UI shows which run this one resumes.
+        return client.trigger(conn.namespace, name, inputs, labels=resume.labels() if resume else None)["id"]
 
     def ui_url(self, client, conn: dep.Connection, name: str, engine_run_id: str) -> str:
         return client.ui_url(conn.namespace, name, engine_run_id)
@@ -201,3 +243,18 @@ def _event_notes(plan) -> List[Tuple[str, Optional[str]]]:
 
 
 ENGINE = KestraEngine()
+
+
+def in_place_refusal(state: str, major: int) -> Optional[str]:
+    """Why Kestra would refuse to restart an execution in ``state``, if it would: a restart
+    re-runs failed task runs only ("No task found to restart" otherwise), and 1.x refuses
+    KILLED executions ("Execution must be terminated or paused and not killed to be
+    restarted", ExecutionService.restart@v1.3.25)."""
+    if state in ("SUCCESS", "WARNING"):
+        return "it has no failed step to restart"
+    if state == "KILLED" and major < 2:
+        return "Kestra 1.x cannot restart a killed execution"
+    if state not in ("FAILED", "KILLED", "PAUSED"):
+        return "only an ended execution can be restarted"
+    return None
+

@@ -29,6 +29,7 @@ from ..plan.model import Sequence
 from ..plan.visit import BlockVisitor
 from ..plan.queries import (first_step, input_switch_heads, recursive_input_heads, require_defaults,
                             switch_heads_at_scope)
+from ..runtime.resume import LABEL_ORIGIN
 from ..runtime.spec import DeployOptions, check_task_value, flow_part, init_part, step_part
 from . import profiles
 from .naming import check_task_id, flow_id
@@ -190,6 +191,10 @@ def flow_inputs(plan: Plan, profile: "profiles.Profile") -> List[Dict[str, Any]]
 
 def init_task(ctx: _Context, has_inputs: bool) -> Dict[str, Any]:
     env = base_env(ctx, "init", "{{ execution.id }}")
+    # A resume starts the run with labels naming the run it resumes (runtime/resume.py);
+    # execution labels include the flow's, so `labels` is always defined
+    # (Execution.newExecution, RunVariables@v1.3.25).
+    env["MFO_RESUME"] = "{{ labels | toJson }}"
     if has_inputs:
         # The whole inputs map, encoded on render, in a file of the task's directory (an
         # environment value is limited to 128 KiB); the launcher passes each as --<name>.
@@ -362,6 +367,8 @@ def foreach_id(block: Foreach) -> str:
 def step_task(ctx: _Context, task: StepTask, where: Where, joined: Optional[Foreach]) -> Dict[str, Any]:
     profile = ctx.profile
     env = base_env(ctx, "steps['%s']" % task.name, profile.execution_id(where.depth, INIT_TASK))
+    # Empty unless the run resumes another: then a task the init cloned only reports.
+    env["MFO_ORIGIN_RUN"] = '{{ labels["%s"] ?? "" }}' % LABEL_ORIGIN
     if where.depth:
         env["MFO_INDEX_PATH"] = "{{ %s }}" % profile.index_path(where.around)
     if task.inputs.kind == "foreach-join":

@@ -6,7 +6,7 @@ artifact names and a ready-to-paste client snippet.
 """
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from metaflow.decorators import StepDecorator
 
@@ -33,28 +33,37 @@ def task_report(step_name: str, flow, graph, artifacts: list) -> Dict[str, Any]:
     from metaflow import current
 
     node = graph[step_name]
+    width = int(flow._foreach_num_splits or 0) if node.type == "foreach" else None
+    chosen = flow._transition[0][0] if node.type == "split-switch" else None
+    return report_values(current.flow_name, current.run_id, step_name, current.task_id, artifacts, width, chosen)
+
+
+def report_values(flow_name: str, run_id: str, step: str, task_id: str, artifacts: list, width: Optional[int] = None,
+                  chosen: Optional[str] = None) -> Dict[str, Any]:
+    """What a finished task tells its engine: ``width`` for a foreach step, ``chosen`` (the
+    step taken) for a switch step. Also what a task of a resumed run reports for a task the
+    run cloned (runtime/resumed.py), so the engine drives the run the same way."""
+    pathspec = "%s/%s/%s/%s" % (flow_name, run_id, step, task_id)
     values: Dict[str, Any] = {
-        "pathspec": current.pathspec,
-        "run_id": current.run_id,
-        "step": step_name,
-        "task_id": current.task_id,
+        "pathspec": pathspec,
+        "run_id": run_id,
+        "step": step,
+        "task_id": task_id,
         "artifacts": artifacts,
-        "snippet": client_snippet(current.pathspec),
+        "snippet": client_snippet(pathspec),
     }
-    path, iteration = ids.parse_task_id(current.task_id)
-    if node.type == "foreach":
-        width = int(flow._foreach_num_splits or 0)
+    path, iteration = ids.parse_task_id(task_id)
+    if width is not None:
         values["foreach_width"] = width
         # The children's full index paths: an engine iterates over these, so every body
         # task gets its whole position as one value (no parent traversal needed).
         values["foreach_indices"] = [ids.index_text(path + (i,)) for i in range(width)]
-    if node.type == "split-switch":
-        chosen = flow._transition[0][0]
-        key = ids.position_key(step_name, path)
+    if chosen is not None:
+        key = ids.position_key(step, path)
         values["branch"] = chosen
         # Position-keyed, so reports of many switch tasks merge without clashing.
         values["branches"] = {key: chosen}
-        if iteration is not None and chosen != step_name:
+        if iteration is not None and chosen != step:
             values["loops"] = {key: iteration}
     return values
 

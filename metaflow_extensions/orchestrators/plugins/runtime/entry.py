@@ -17,7 +17,7 @@ import subprocess
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-from . import cards, ids, reporter, task_logs, windmill
+from . import cards, ids, reporter, resume, task_logs, windmill
 from .launcher import (Command, LaunchError, RuntimeValues, assemble, build_command, decode_spec, own_task_id,
                        run_id, top_option)
 
@@ -37,6 +37,9 @@ _OPTIONS = {
     "params": ("MFO_PARAMS", "init: JSON {parameter name: value} (or base64 of it); 'windmill:flow-input' reads "
                "the run's input from the Windmill flow job"),
     "event": ("MFO_EVENT", "init: JSON payload of the event that triggered the run"),
+    "resume": ("MFO_RESUME", "init: the run's labels as JSON (or base64 of it); metaflow-origin-run etc. make "
+               "the run a resume of another (runtime/resume.py)"),
+    "origin-run": ("MFO_ORIGIN_RUN", "step: the run this run resumes (empty: not a resume)"),
 }
 
 
@@ -69,6 +72,13 @@ def _value(text: Optional[str]) -> Optional[str]:
 def runtime_values(args: argparse.Namespace) -> RuntimeValues:
     if not args.execution_id:
         raise LaunchError("no execution id (--execution-id or MFO_EXECUTION_ID)")
+    labels = _json(args.resume)
+    if args.params == windmill.FLOW_INPUT:
+        params = windmill.flow_input()
+        # On Windmill a resume request is a run argument, not a parameter (Kestra: labels).
+        labels = params.pop(resume.RUN_ARG, None) or labels
+    else:
+        params = _json(args.params)
     return RuntimeValues(
         execution_id=args.execution_id,
         index_path=ids.parse_index_path(args.index_path),
@@ -77,8 +87,10 @@ def runtime_values(args: argparse.Namespace) -> RuntimeValues:
         width=None if args.width in (None, "") else int(args.width),
         branches=collect_positions(args.branches, "branches", str),
         loops=collect_positions(args.loops, "loops", int),
-        params=windmill.flow_input() if args.params == windmill.FLOW_INPUT else _json(args.params),
+        params=params,
         event=_event(args.event),
+        resume=resume.ResumeRequest.from_labels(labels if isinstance(labels, dict) else None),
+        origin_run=resume.origin_of(args.origin_run),
     )
 
 
@@ -162,7 +174,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             args.attempt = engine_attempt(spec)
         rt = runtime_values(args)
         command: Command = build_command(spec, rt)
-    except (LaunchError, ValueError, KeyError, windmill.WindmillLookupError) as ex:
+    except (LaunchError, ValueError, KeyError, windmill.WindmillLookupError, resume.ResumeError) as ex:
         print("metaflow-orchestrators: cannot start the task: %s" % ex, file=sys.stderr)
         return 2
     if args.dry_run:
@@ -173,6 +185,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         os.environ.pop(env_name, None)  # our own plumbing stays out of user code
     os.environ.update(command.env)  # before Metaflow is imported: it reads config at import
     if spec.get("kind") == "step":
+        if rt.origin_run and report_clone(spec, rt):
+            return 0
         return run_step_with_logs(command, spec, rt)
     if _same_interpreter(command.argv[0]):
         code = run_flow_in_process(command.argv[1:])
@@ -204,13 +218,28 @@ def run_step_with_logs(command: Command, spec: Dict[str, Any], rt) -> int:
     return code
 
 
+def report_clone(spec: Dict[str, Any], rt) -> bool:
+    """In a resumed run: if the run's init cloned this task, report what the clone recorded
+    instead of running the step again."""
+    task_id = own_task_id(spec, rt)
+    values = resume.cloned_report(spec, run_id(spec, rt), task_id)
+    if values is None:
+        return False
+    print("Task %s/%s/%s/%s was cloned from run %s: not run again."
+          % (spec["flow_name"], run_id(spec, rt), spec["step"], task_id, rt.origin_run))
+    reporter.get(spec.get("reporter") or "file")(values)
+    return True
+
+
 def report_init(spec: Dict[str, Any], rt) -> None:
     """The init task's outputs: the run's execution id and run id, which tasks that
     cannot see the root execution's id (2.x Loop iterations nested in another Loop,
-    every Windmill module but the first) read from the engine."""
+    every Windmill module but the first) read from the engine, and the run it resumes
+    (empty if none), which Windmill modules read the same way."""
     if spec.get("kind") == "init":
+        origin = rt.resume.origin_run_id if rt.resume else ""
         reporter.get(spec.get("reporter") or "file")({"execution_id": rt.execution_id,
-                                                     "run_id": run_id(spec, rt)})
+                                                     "run_id": run_id(spec, rt), "origin_run_id": origin})
 
 
 def engine_attempt(spec: Dict[str, Any]) -> Optional[str]:
@@ -231,10 +260,20 @@ def run_flow_in_process(argv: List[str]) -> int:
     sys.argv = list(argv)
     sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
     try:
-        runpy.run_path(argv[0], run_name="__main__")
+        runpy.run_path(argv[0], run_name="__main__", init_globals=_main_tuples())
     except SystemExit as ex:
         return _exit_code(ex.code)
     return 0
+
+
+def _main_tuples() -> Dict[str, Any]:
+    """The named tuples Metaflow put on ``__main__`` if it was imported before the flow runs
+    (a resumed run's task looks for its clone first): Metaflow pickles ``ForeachFrame`` as
+    ``__main__.ForeachFrame`` (tuple_util.namedtuple_with_defaults), and the flow's own
+    ``__main__`` must have it too."""
+    main = sys.modules.get("__main__")
+    return {name: value for name, value in vars(main).items()
+            if isinstance(value, type) and issubclass(value, tuple) and value.__module__ == "__main__"}
 
 
 def _exit_code(code) -> int:

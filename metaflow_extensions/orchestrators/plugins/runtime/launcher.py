@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import ids
 from .pathspecs import compress
+from .resume import ResumeRequest
 
 
 class LaunchError(Exception):
@@ -34,6 +35,8 @@ class RuntimeValues:
     loops: Mapping[str, int] = field(default_factory=dict)  # position key -> last iteration
     params: Mapping[str, Any] = field(default_factory=dict)  # init: parameter name -> value
     event: Optional[Mapping[str, Any]] = None  # init: payload of the triggering event
+    resume: Optional[ResumeRequest] = None  # init: the run resumes another one
+    origin_run: Optional[str] = None  # step: the run this one resumes
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ def own_task_id(spec: Mapping[str, Any], rt: RuntimeValues) -> str:
 
 
 def _init_command(spec, rt: RuntimeValues) -> Command:
+    if rt.resume is not None and not rt.resume.new_parameters:
+        return _resume_command(spec, rt, rt.resume)
     env, files, config_opts = _base_env(spec)
     argv = _prefix(spec) + config_opts + ["init", "--run-id", run_id(spec, rt), "--task-id", ids.PARAMS_TASK_ID]
     argv += _tags(spec)
@@ -91,6 +96,22 @@ def _init_command(spec, rt: RuntimeValues) -> Command:
         if value is not None:
             argv += ["--%s" % name, param_text(value, types[name])]
     return Command(argv, env, files)
+
+
+def _resume_command(spec, rt: RuntimeValues, request: ResumeRequest) -> Command:
+    """The init of a resumed run: Metaflow's ``resume --clone-only --reentrant`` creates the
+    run with the origin's parameters and clones every task of the origin run that succeeded,
+    except the steps to re-run and those after them, keeping their task ids (metaflow.md
+    §11.2). Configs come from the origin run, so none are passed (as Argo's resume does)."""
+    env, _, _ = _base_env(spec)
+    env.pop("METAFLOW_FLOW_CONFIG_VALUE", None)
+    new_run = run_id(spec, rt)
+    argv = _prefix(spec) + ["resume", "--origin-run-id", request.origin_run_id, "--run-id", new_run,
+                            "--clone-only", "--reentrant", "--resume-identifier", new_run]
+    argv += _tags(spec)
+    if request.step:
+        argv.append(request.step)
+    return Command(argv, env)
 
 
 def _step_command(spec, rt: RuntimeValues) -> Command:
@@ -109,6 +130,8 @@ def _step_command(spec, rt: RuntimeValues) -> Command:
         argv += ["--split-index", str(split_index)]
     argv += ["--retry-count", str(int(rt.attempt)), "--max-user-code-retries", str(user_code_retries(spec, rt))]
     argv += _tags(spec)
+    if rt.origin_run:
+        argv += ["--clone-run-id", rt.origin_run]  # current.origin_run_id, as a local resume sets it
     if spec.get("namespace"):
         argv += ["--namespace", spec["namespace"]]
     return Command(argv, env, files)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..plan.errors import PlanError
-from ..plan.model import InputRule, Plan, StepTask, Tail
+from ..plan.model import InputRule, NodeKind, Plan, StepTask, Tail
 from ..plan.steps import INTERNAL_DECORATOR
 from .launcher import assemble
 
@@ -104,6 +104,8 @@ def step_part(plan: Plan, task: StepTask, deploy: DeployOptions) -> Dict[str, An
     return _without_defaults({
         "kind": "step",
         "step": task.name,
+        # What the step decides for the engine (a task of a resumed run reads it from a clone).
+        "node": task.kind.value if task.kind in (NodeKind.FOREACH, NodeKind.SWITCH) else None,
         "with": list(task.decospecs),
         "internal": "%s:reporter=%s" % (INTERNAL_DECORATOR, deploy.reporter or deploy.engine),
         "inputs": rule_to_dict(task.inputs),

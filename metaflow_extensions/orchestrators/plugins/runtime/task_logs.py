@@ -130,14 +130,11 @@ class Capture:
         """Store the files as the task's logs; a failure to save is reported, never fatal
         (as ``metaflow.mflog.save_logs``)."""
         try:
-            from metaflow.datastore import FlowDataStore
             from metaflow.mflog import TASK_LOG_SOURCE
-            from metaflow.plugins import DATASTORES
 
-            kind = address.datastore or "local"
-            impl = [d for d in DATASTORES if d.TYPE == kind][0]
-            root = address.datastore_root or impl.get_datastore_root_from_config(lambda *a, **k: None)
-            flow_datastore = FlowDataStore(address.flow_name, None, storage_impl=impl, ds_root=root)
+            from .datastore import open_flow_datastore
+
+            flow_datastore = open_flow_datastore(address.flow_name, address.datastore, address.datastore_root)
             task_datastore = flow_datastore.get_task_datastore(address.run_id, address.step, address.task_id,
                                                                address.attempt, mode="w")
             data = {name: _decorated(path) for name, path in self.paths.items() if os.path.exists(path)}

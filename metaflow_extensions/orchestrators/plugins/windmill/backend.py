@@ -12,6 +12,7 @@ from ..engine import (Deployed, DeploymentFacts, Engine, Failure, RunSummary, St
                       setting)
 from . import compiler
 from .client import STATUS, WindmillClient, job_state
+from ..runtime.resume import RUN_ARG, ResumeRequest
 from .inputs import typed_args
 
 _CONNECTION_KEYS = ("host", "token", "workspace", "folder")
@@ -175,12 +176,18 @@ class WindmillEngine(Engine):
         return "Windmill folder f/%s/ (workspace %s)" % (conn.folder, conn.workspace)
 
     # ---- runs ------------------------------------------------------------------------------
-    def start(self, client: WindmillClient, conn: Connection, name: str, inputs: Dict[str, Any]) -> str:
+    def start(self, client: WindmillClient, conn: Connection, name: str, inputs: Dict[str, Any],
+              resume: Optional[ResumeRequest] = None) -> str:
         flow = client.get_flow(name)
         if flow is None:
             raise ValueError("no Windmill flow %s in workspace %s: deploy it with `create` first"
                              % (name, conn.workspace))
-        return client.run_flow(name, typed_args(flow, inputs))
+        args = typed_args(flow, inputs)
+        if resume is not None:
+            # One run argument outside the flow's schema (so never in its run form); the init
+            # reads it with the rest of the flow's input. The run's Args show it.
+            args[RUN_ARG] = resume.labels()
+        return client.run_flow(name, args)
 
     def ui_url(self, client: WindmillClient, conn: Connection, name: str, engine_run_id: str) -> str:
         return client.ui_url(engine_run_id)

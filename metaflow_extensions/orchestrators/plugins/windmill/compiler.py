@@ -258,10 +258,10 @@ def init_module(ctx: _Context) -> Dict[str, Any]:
         "MFO_FLOW": static(ctx.flow_spec),
         "MFO_STEP": static(init_step_part(ctx)),
     }
-    if ctx.plan.parameters or triggered(ctx.plan):
-        # The whole run input, which the entry reads from the flow job: an input of a bash
-        # module is a process argument, limited to 128 KiB (runtime/windmill.py flow_input).
-        transforms["MFO_PARAMS"] = static(FLOW_INPUT)
+    # The whole run input (parameters, an event's payload, a resume request), which the entry
+    # reads from the flow job: an input of a bash module is a process argument, limited to
+    # 128 KiB (runtime/windmill.py flow_input).
+    transforms["MFO_PARAMS"] = static(FLOW_INPUT)
     return rawscript(INIT_ID, "Metaflow init: registers the run windmill-<flow job id> and its parameters",
                      scripts.init_script(transforms), transforms)
 
@@ -484,6 +484,9 @@ def step_transforms(ctx: _Context, task: StepTask, scope: Scope, joined: Optiona
         "MFO_FLOW": static(ctx.flow_spec),
         "MFO_STEP": static(checked_step_part(ctx, task)),
         "MFO_EXECUTION_ID": js("results.%s.execution_id" % INIT_ID),
+        # Empty unless the run resumes another (runtime/resume.py): then a task the init
+        # cloned only reports, the others run with --clone-run-id.
+        "MFO_ORIGIN_RUN": js("results.%s.origin_run_id" % INIT_ID),
     }
     if scope.depth:
         out["MFO_INDEX_PATH"] = js(scope.index_path())

@@ -14,8 +14,8 @@ ENTRY = "metaflow_extensions.orchestrators.plugins.runtime.entry"
 FINISHED = "metaflow_extensions.orchestrators.plugins.runtime.windmill"
 PYTHON_ARG = "MFO_PYTHON"
 # The task entry reads these from the environment (runtime/entry.py _OPTIONS).
-TASK_ARGS = ("MFO_PYTHON", "MFO_FLOW", "MFO_STEP", "MFO_EXECUTION_ID", "MFO_INDEX_PATH", "MFO_ITERATION",
-             "MFO_WIDTH", "MFO_BRANCHES", "MFO_LOOPS", "MFO_PARAMS")
+TASK_ARGS = ("MFO_PYTHON", "MFO_FLOW", "MFO_STEP", "MFO_EXECUTION_ID", "MFO_ORIGIN_RUN", "MFO_INDEX_PATH",
+             "MFO_ITERATION", "MFO_WIDTH", "MFO_BRANCHES", "MFO_LOOPS", "MFO_PARAMS")
 MAX_ARGS = 19  # windmill-parser-bash stops after $19
 FACTS_ARG = "MFO_REPORTS"
 

@@ -1,0 +1,259 @@
+"""Resume on both engines, as Metaflow's own ``resume`` behaves: a NEW run that clones every
+task of the origin run that succeeded (outside the steps to re-run) and runs the rest.
+
+The flow has a static split whose one branch holds a nested foreach; one leaf task fails
+while a file says so (never by editing the flow). Every execution of a task appends its
+run and task to ``executed.log`` next to the flow: a cloned task never appears there under
+the new run, and its artifacts are the origin task's.
+"""
+import os
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+_TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(_TESTS, "kestra"), os.path.join(_TESTS, "windmill")]
+import kestra_e2e as ke  # noqa: E402
+import windmill_e2e as we  # noqa: E402
+
+pytestmark = [pytest.mark.e2e]
+
+FLOW = '''
+import os
+from metaflow import FlowSpec, Parameter, current, step
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def executed():
+    with open(os.path.join(HERE, "executed.log"), "a") as log:
+        log.write("%s %s/%s\\n" % (current.run_id, current.step_name, current.task_id))
+
+
+def failing(where):
+    path = os.path.join(HERE, "fail-at")
+    return os.path.exists(path) and open(path).read().strip() == where
+
+
+class ResumeFlow(FlowSpec):
+    scale = Parameter("scale", default=1, type=int)
+
+    @step
+    def start(self):
+        executed()
+        self.outer = [1, 2]
+        self.next(self.branch_a, self.branch_b)
+
+    @step
+    def branch_a(self):
+        executed()
+        self.next(self.outer_step, foreach="outer")
+
+    @step
+    def outer_step(self):
+        executed()
+        self.o = self.input
+        self.inner = [10, 20]
+        self.next(self.leaf, foreach="inner")
+
+    @step
+    def leaf(self):
+        executed()
+        if failing("leaf") and (self.o, self.input) == (2, 20):
+            raise RuntimeError("leaf 2/20 fails while fail-at says so")
+        self.value = self.o * self.input * self.scale
+        self.origin = current.origin_run_id
+        self.next(self.inner_join)
+
+    @step
+    def inner_join(self, inputs):
+        executed()
+        self.values = [i.value for i in inputs]
+        self.next(self.outer_join)
+
+    @step
+    def outer_join(self, inputs):
+        executed()
+        self.values = sorted(v for i in inputs for v in i.values)
+        self.next(self.merge)
+
+    @step
+    def branch_b(self):
+        executed()
+        self.b = "b%d" % self.scale
+        self.next(self.merge)
+
+    @step
+    def merge(self, inputs):
+        executed()
+        self.values = inputs.outer_join.values
+        self.b = inputs.branch_b.b
+        self.next(self.end)
+
+    @step
+    def end(self):
+        executed()
+        self.total = sum(self.values)
+
+
+if __name__ == "__main__":
+    ResumeFlow()
+'''
+
+EVERY_TASK = {"start/t", "branch_a/t", "branch_b/t", "outer_step/t-0", "outer_step/t-1", "leaf/t-0-0", "leaf/t-0-1",
+              "leaf/t-1-0", "leaf/t-1-1", "inner_join/t-0", "inner_join/t-1", "outer_join/t", "merge/t", "end/t"}
+
+
+class Target:
+    """One engine server and how to reach it from the flow's CLI and the Deployer."""
+
+    def __init__(self, engine, server, module):
+        self.engine, self.server, self.module = engine, server, module
+
+    def env(self):
+        return {**os.environ, **self.server.env()}
+
+    def deployer(self, path):
+        from metaflow import Deployer
+
+        deployer = getattr(Deployer(str(path), show_output=False, env=self.env()), self.engine)()
+        return deployer.create(worker_python=self.module.WORKER_PYTHON)
+
+    def cli(self, path, *args, check=True):
+        proc = subprocess.run([sys.executable, str(path), "--no-pylint", self.engine, *args], capture_output=True,
+                              text=True, env=self.env(), timeout=600)
+        if check and proc.returncode != 0:
+            raise AssertionError("%s failed:\n%s\n%s" % (args, proc.stdout[-3000:], proc.stderr[-3000:]))
+        return proc
+
+
+def _targets():
+    for engine, module in (("kestra", ke), ("windmill", we)):
+        for param in module.server_params():
+            yield pytest.param((engine, param.values[0]), id="%s-%s" % (engine, param.id), marks=param.marks)
+
+
+@pytest.fixture(scope="module", params=list(_targets()))
+def target(request):
+    engine, which = request.param
+    module = ke if engine == "kestra" else we
+    with module.start_server(which) as server:
+        if not getattr(server, "local", not getattr(server, "real", False)):
+            pytest.skip("the flow lives in pytest's tmp_path, which this server's worker does not see")
+        yield Target(engine, server, module)
+
+
+@pytest.fixture
+def flow(tmp_path):
+    path = tmp_path / "resume_flow.py"
+    path.write_text(FLOW)
+    return path
+
+
+def executions(path, run_id):
+    log = path.parent / "executed.log"
+    lines = log.read_text().splitlines() if log.exists() else []
+    return Counter(task for run, task in (line.split() for line in lines) if run == run_id)
+
+
+def fail_at(path, where):
+    (path.parent / "fail-at").write_text(where)
+
+
+def wait(triggered):
+    return triggered.wait_for_completion(check_interval=1, timeout=300)
+
+
+def origin_of(task):
+    return task.metadata_dict.get("origin-run-id")
+
+
+def test_resume_of_a_failed_run_clones_what_succeeded(target, flow):
+    from metaflow import Run
+
+    fail_at(flow, "leaf")
+    deployed = target.deployer(flow)
+    first = deployed.trigger(scale=2)
+    assert wait(first) == "FAILED"
+    origin = first.run.id
+    ran_first = executions(flow, origin)
+    assert ran_first["leaf/t-1-1"] >= 1 and "end/t" not in ran_first
+
+    fail_at(flow, "nowhere")
+    resumed = deployed.resume(origin_run_id=origin)
+    assert wait(resumed) == "SUCCEEDED"
+    run = Run("ResumeFlow/%s" % resumed.run.id)
+    assert run.id != origin and run.successful
+    assert run["end"].task.data.total == (10 + 20 + 20 + 40) * 2 and run["merge"].task.data.b == "b2"
+
+    ran = executions(flow, run.id)
+    assert all(count == 1 for count in ran.values()), ran
+    origin_ok = {"%s/%s" % (s.id, t.id) for s in Run("ResumeFlow/" + origin) for t in s if t.successful}
+    assert set(ran) == EVERY_TASK - origin_ok, "cloned tasks ran again, or a task did not run"
+    assert {"start/t", "branch_a/t", "branch_b/t", "leaf/t-0-0", "leaf/t-1-0"} <= origin_ok
+    for step_task in ("start/t", "leaf/t-0-0", "leaf/t-1-0", "outer_step/t-1"):
+        step, task_id = step_task.split("/")
+        clone, before = run[step][task_id], Run("ResumeFlow/" + origin)[step][task_id]
+        assert origin_of(clone) == origin
+        assert {a.id: a.sha for a in clone} == {a.id: a.sha for a in before}
+    # A re-executed task knows the run it resumes (current.origin_run_id), as in a local resume.
+    assert run["leaf"]["t-1-1"].data.origin == origin and run["leaf"]["t-0-0"].data.origin is None
+
+
+def test_resume_of_a_successful_run_clones_everything(target, flow):
+    from metaflow import Run
+
+    fail_at(flow, "nowhere")
+    deployed = target.deployer(flow)
+    first = deployed.trigger()
+    assert wait(first) == "SUCCEEDED"
+    resumed = deployed.resume(origin_run_id=first.run.id)
+    assert wait(resumed) == "SUCCEEDED"
+    run = Run("ResumeFlow/%s" % resumed.run.id)
+    assert run.successful and run["end"].task.data.total == 90
+    assert executions(flow, run.id) == Counter(), "a resume of a successful run re-ran tasks"
+    assert all(origin_of(t) == first.run.id for s in run for t in s)
+
+
+def test_cli_resume_from_a_middle_step(target, flow):
+    from metaflow import Run
+
+    fail_at(flow, "nowhere")
+    proc = target.cli(flow, "run", "--wait", "--worker-python=%s" % target.module.WORKER_PYTHON)
+    origin = next(w for w in (proc.stdout + proc.stderr).split() if w.startswith("ResumeFlow/")).split("/")[1]
+    proc = target.cli(flow, "resume", "--clone-run-id", origin, "--step", "outer_step", "--wait")
+    out = proc.stdout + proc.stderr
+    assert "from step outer_step" in out and "resuming %s" % origin in out
+    new = next(w for w in out.split() if w.startswith("ResumeFlow/")).split("/")[1].rstrip(".")
+    ran = executions(flow, new)
+    assert set(ran) == EVERY_TASK - {"start/t", "branch_a/t", "branch_b/t"}
+    assert Run("ResumeFlow/" + new)["end"].task.data.total == 90
+
+
+def test_resume_with_new_parameter_values_runs_every_step_with_them(target, flow):
+    from metaflow import Run
+
+    fail_at(flow, "leaf")
+    deployed = target.deployer(flow)
+    first = deployed.trigger(scale=1)
+    assert wait(first) == "FAILED"
+    fail_at(flow, "nowhere")
+    resumed = deployed.resume(origin_run_id=first.run.id, scale=3)
+    assert wait(resumed) == "SUCCEEDED"
+    run = Run("ResumeFlow/%s" % resumed.run.id)
+    assert run["end"].task.data.total == 90 * 3 and run["merge"].task.data.b == "b3"
+    assert set(executions(flow, run.id)) == EVERY_TASK
+    assert run["start"].task.data.scale == 3
+
+
+def test_resume_names_a_missing_step_or_run_in_one_line(target, flow):
+    fail_at(flow, "nowhere")
+    target.deployer(flow)
+    prefix = target.engine + "-"
+    proc = target.cli(flow, "resume", "--clone-run-id", prefix + "nosuchrun", check=False)
+    assert proc.returncode == 1 and "cannot read run %snosuchrun" % prefix in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = target.cli(flow, "resume", "--clone-run-id", prefix + "x", "--step", "nosuch", check=False)
+    assert proc.returncode == 1 and "no step 'nosuch'" in proc.stderr
