@@ -7,6 +7,7 @@ import flowrunner as fr
 from metaflow_extensions.orchestrators.plugins.runtime import ids
 from metaflow_extensions.orchestrators.plugins.runtime.launcher import (
     LaunchError, RuntimeValues, build_command, decode_spec, input_paths, param_text)
+from metaflow_extensions.orchestrators.plugins.runtime.resume import ResumeError, ResumeRequest
 from metaflow_extensions.orchestrators.plugins.runtime.spec import encode, init_spec, step_spec
 
 
@@ -143,3 +144,68 @@ def test_a_restart_past_the_retry_budget_runs_user_code():
 def test_spec_survives_encoding():
     plan, spec = _step("branch", "join")
     assert decode_spec(encode(spec)) == json.loads(json.dumps(spec))
+
+
+# --- resume (runtime/resume.py) ----------------------------------------------------------
+
+
+def test_a_resumed_runs_init_clones_with_metaflows_resume_and_no_configs():
+    plan = fr.load_plan("config_flow")
+    spec = init_spec(plan, fr.deploy_options("config_flow", tags=("t1",), engine="kestra"))
+    request = ResumeRequest("kestra-origin1", step="start")
+    command = build_command(spec, RuntimeValues("new1", resume=request, params={"x": 1}))
+    argv = command.argv
+    sub = argv.index("resume")
+    assert argv[sub:] == ["resume", "--origin-run-id", "kestra-origin1", "--run-id", "kestra-new1", "--clone-only",
+                          "--reentrant", "--resume-identifier", "kestra-new1", "--tag", "t1", "start"]
+    # Configs (and parameters) come from the origin run, as Metaflow's resume takes them.
+    assert "METAFLOW_FLOW_CONFIG_VALUE" not in command.env and not command.files
+    assert not any(a.startswith("--local-config-file") or a.startswith("--config") for a in argv)
+
+
+def test_new_parameter_values_make_a_resumed_runs_init_a_plain_init():
+    plan = fr.load_plan("linear")
+    spec = init_spec(plan, fr.deploy_options("linear"))
+    request = ResumeRequest("windmill-abc", new_parameters=True)
+    name = plan.parameters[0].name
+    argv = build_command(spec, RuntimeValues("e", resume=request, params={name: "v"})).argv
+    assert "init" in argv and "resume" not in argv and _opt(argv, "--%s" % name) == "v"
+
+
+def test_steps_of_a_resumed_run_name_its_origin():
+    _, spec = _step("linear", "end")
+    argv = build_command(spec, RuntimeValues("e", origin_run="kestra-o1")).argv
+    assert _opt(argv, "--clone-run-id") == "kestra-o1"
+    assert "--clone-run-id" not in build_command(spec, RuntimeValues("e")).argv
+
+
+@pytest.mark.parametrize("request_", [ResumeRequest("kestra-a1"), ResumeRequest("windmill-x.y_z", "mid", True)])
+def test_resume_requests_round_trip_through_labels(request_):
+    labels = request_.labels()
+    assert all(isinstance(v, str) and ":" not in v for v in labels.values())  # Kestra's label=key:value
+    assert ResumeRequest.from_labels(dict(labels, **{"metaflow-flow": "F"})) == request_
+    assert ResumeRequest.from_labels({"metaflow-flow": "F"}) is None
+
+
+@pytest.mark.parametrize("bad", ["12", "local-1", "kestra-", "kestra-a/b", "kestra-a b", "argo-x"])
+def test_only_runs_of_our_engines_can_be_resumed(bad):
+    with pytest.raises(ResumeError):
+        ResumeRequest(bad)
+    with pytest.raises(ResumeError):
+        ResumeRequest("kestra-ok", step="not a step")
+
+
+def test_in_place_refusals_follow_kestras_restart():
+    from metaflow_extensions.orchestrators.plugins.kestra.backend import in_place_refusal
+
+    assert in_place_refusal("FAILED", 1) is None and in_place_refusal("KILLED", 2) is None
+    assert "killed" in in_place_refusal("KILLED", 1)
+    assert "no failed step" in in_place_refusal("SUCCESS", 2)
+    assert "ended" in in_place_refusal("RUNNING", 2)
+
+
+def test_given_values_are_compared_with_the_origins_as_values():
+    from metaflow_extensions.orchestrators.plugins.resume_cli import same_value
+
+    assert same_value(2, 2) and same_value(2.0, 2) and same_value({"a": [1]}, '{"a": [1]}')
+    assert not same_value(2, 3) and not same_value({"a": 1}, "not json") and not same_value("x", "y")

@@ -30,7 +30,7 @@ _ID = r"[A-Za-z_][A-Za-z0-9_]*"
 _REF = r"results\.%s(?:\.at\(-1\))?" % _ID
 JS_SHAPES = [re.compile(p) for p in (
     r"flow_input", r"flow_input\.iter(?:_parent)*\.(?:value|index)",
-    r"results\.%s\.(?:execution_id|foreach_indices|foreach_width)" % _ID,
+    r"results\.%s\.(?:execution_id|origin_run_id|foreach_indices|foreach_width)" % _ID,
     r"%s" % _REF, r"\[%s(?:, %s)*\]" % (_REF, _REF),
     r"%s\.branch === \"%s\"" % (_REF, _ID), r"result\.branch !== \"%s\"" % _ID,
 )]
