@@ -9,6 +9,7 @@ the new run, and its artifacts are the origin task's.
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 
 import pytest
@@ -22,6 +23,7 @@ pytestmark = [pytest.mark.e2e]
 
 FLOW = '''
 import os
+import time
 from metaflow import FlowSpec, Parameter, current, step
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -63,6 +65,8 @@ class ResumeFlow(FlowSpec):
         executed()
         if failing("leaf") and (self.o, self.input) == (2, 20):
             raise RuntimeError("leaf 2/20 fails while fail-at says so")
+        if failing("hang") and (self.o, self.input) == (2, 20):
+            time.sleep(300)
         self.value = self.o * self.input * self.scale
         self.origin = current.origin_run_id
         self.next(self.inner_join)
@@ -246,6 +250,27 @@ def test_resume_with_new_parameter_values_runs_every_step_with_them(target, flow
     assert run["end"].task.data.total == 90 * 3 and run["merge"].task.data.b == "b3"
     assert set(executions(flow, run.id)) == EVERY_TASK
     assert run["start"].task.data.scale == 3
+
+
+def test_resume_of_a_killed_run_runs_what_was_killed(target, flow):
+    """Kestra 1.x cannot restart a KILLED execution; a resume into a new run can."""
+    from metaflow import Run
+
+    fail_at(flow, "hang")
+    deployed = target.deployer(flow)
+    first = deployed.trigger()
+    deadline = time.time() + 120
+    while not (first.run and executions(flow, first.run.id)["leaf/t-1-1"]) and time.time() < deadline:
+        time.sleep(0.5)
+    first.terminate()
+    assert wait(first) == "ABORTED"
+    fail_at(flow, "nowhere")
+    resumed = deployed.resume(origin_run_id=first.run.id)
+    assert wait(resumed) == "SUCCEEDED"
+    run = Run("ResumeFlow/%s" % resumed.run.id)
+    assert run["end"].task.data.total == 90
+    ran = executions(flow, run.id)
+    assert ran["leaf/t-1-1"] == 1 and "start/t" not in ran and "branch_b/t" not in ran
 
 
 def test_resume_names_a_missing_step_or_run_in_one_line(target, flow):
