@@ -220,6 +220,11 @@ def test_resume_of_a_successful_run_clones_everything(target, flow):
     assert executions(flow, run.id) == Counter(), "a resume of a successful run re-ran tasks"
     assert all(origin_of(t) == first.run.id for s in run for t in s)
 
+    again = deployed.resume(origin_run_id=first.run.id, step_to_rerun="merge")
+    assert wait(again) == "SUCCEEDED"
+    assert executions(flow, again.run.id) == Counter({"merge/t": 1, "end/t": 1})
+    assert Run("ResumeFlow/%s" % again.run.id)["end"].task.data.total == 90
+
 
 def test_cli_resume_from_a_middle_step(target, flow):
     from metaflow import Run

@@ -1,0 +1,190 @@
+"""An engine run against a local run of the same flow, side by side (issue 17's benchmark).
+
+For each foreach width W it writes a flow (a static split, one branch a foreach of width W,
+joins: W + 7 tasks) and times, interleaved, ``python flow.py run`` and ``python flow.py
+<engine> run --wait`` on each emulator (Kestra 1.x, 2.x, Windmill; also a real Kestra when
+KESTRA_HOST is set). It prints the median wall time of each and the ratio to local; then
+the time to compile a 300-step linear flow (ours: ``compile`` minus Metaflow's own flow
+loading, ``show``). Each emulator runs as its own process, whose peak resident memory and
+the ``--wait`` client's are printed too (from /proc and getrusage).
+
+    python benchmarks/engine_vs_local.py [--widths 12 60] [--reps 3] [--engines kestra1 kestra2 windmill]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Dict, List
+
+PY = sys.executable
+WIDE_FLOW = '''
+from metaflow import FlowSpec, step
+
+
+class WideFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = list(range(%(width)d))
+        self.next(self.fan, self.side)
+
+    @step
+    def fan(self):
+        self.next(self.body, foreach="items")
+
+    @step
+    def body(self):
+        self.value = self.input * 2
+        self.next(self.gather)
+
+    @step
+    def gather(self, inputs):
+        self.total = sum(i.value for i in inputs)
+        self.next(self.meet)
+
+    @step
+    def side(self):
+        self.other = 1
+        self.next(self.meet)
+
+    @step
+    def meet(self, inputs):
+        self.total = inputs.gather.total + inputs.side.other
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    WideFlow()
+'''
+
+
+def linear_flow(steps: int) -> str:
+    lines = ["from metaflow import FlowSpec, step", "", "", "class LongFlow(FlowSpec):"]
+    names = ["start"] + ["s%d" % i for i in range(1, steps - 1)] + ["end"]
+    for name, after in zip(names, names[1:] + [None]):
+        lines += ["    @step", "    def %s(self):" % name,
+                  "        self.next(self.%s)" % after if after else "        pass", ""]
+    lines += ["", 'if __name__ == "__main__":', "    LongFlow()", ""]
+    return "\n".join(lines)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Emulator:
+    """One emulator process; ``env`` points a flow's CLI at it."""
+
+    def __init__(self, engine: str, workdir: str):
+        self.engine = engine
+        port = free_port()
+        if engine.startswith("kestra"):
+            argv = ["emulate", "kestra", "--port", str(port), "--version", engine[-1]]
+            self.env = {"KESTRA_HOST": "http://127.0.0.1:%d" % port}
+        else:
+            argv = ["emulate", "windmill", "--port", str(port), "--token", "bench-token", "--workspace", "bench"]
+            self.env = {"WINDMILL_HOST": "http://127.0.0.1:%d" % port, "WINDMILL_TOKEN": "bench-token",
+                        "WINDMILL_WORKSPACE": "bench"}
+        self.proc = subprocess.Popen([PY, "-m", "metaflow_orchestrators.cli", *argv], cwd=workdir,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("the %s emulator did not start" % engine)
+
+    def peak_rss_mb(self) -> float:
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def timed(argv: List[str], env: Dict[str, str], cwd: str) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError("%s failed:\n%s" % (" ".join(argv[:4]), (proc.stdout + proc.stderr)[-2000:]))
+    return elapsed
+
+
+def width_table(width: int, reps: int, emulators: List[Emulator], base_env: Dict[str, str], work: str) -> None:
+    path = os.path.join(work, "wide_%d.py" % width)
+    with open(path, "w") as f:
+        f.write(WIDE_FLOW % {"width": width})
+    times: Dict[str, List[float]] = {"local": []}
+    for _ in range(reps):  # interleaved, so a noisy moment hits every contender
+        times["local"].append(timed([PY, path, "--no-pylint", "run"], base_env, work))
+        for emu in emulators:
+            env = dict(base_env, **emu.env)
+            argv = [PY, path, "--no-pylint", emu.engine.rstrip("12"), "run", "--wait", "--worker-python=%s" % PY]
+            times.setdefault(emu.engine, []).append(timed(argv, env, work))
+    local = statistics.median(times["local"])
+    print("W=%-4d tasks=%-4d local %.2f s" % (width, width + 7, local))
+    for emu in emulators:
+        median = statistics.median(times[emu.engine])
+        print("        %-10s %.2f s  ratio %.2fx" % (emu.engine, median, median / local))
+
+
+def compile_time(base_env: Dict[str, str], work: str, reps: int) -> None:
+    path = os.path.join(work, "long_300.py")
+    with open(path, "w") as f:
+        f.write(linear_flow(300))
+    out = os.path.join(work, "long.yaml")
+    show = statistics.median(timed([PY, path, "--no-pylint", "show"], base_env, work) for _ in range(reps))
+    comp = statistics.median(timed([PY, path, "--no-pylint", "kestra", "compile", out], base_env, work)
+                             for _ in range(reps))
+    print("compile 300 steps: kestra compile %.2f s, Metaflow's flow loading (show) %.2f s, ours %.2f s, %d KB"
+          % (comp, show, comp - show, os.path.getsize(out) // 1024))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--widths", type=int, nargs="+", default=[12, 60])
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--engines", nargs="+", default=["kestra1", "kestra2", "windmill"])
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="mfo-engine-bench-")
+    base_env = dict(os.environ, USERNAME=os.environ.get("USERNAME", "bench"), METAFLOW_DEFAULT_DATASTORE="local",
+                    METAFLOW_DEFAULT_METADATA="local", METAFLOW_DATASTORE_SYSROOT_LOCAL=work)
+    for name in ("KESTRA_HOST", "WINDMILL_HOST"):
+        base_env.pop(name, None)
+    print("machine: %d cores, Python %s; %d interleaved repetitions, medians" % (os.cpu_count(), sys.version.split()[0],
+                                                                                  args.reps))
+    emulators = [Emulator(engine, work) for engine in args.engines]
+    try:
+        for width in args.widths:
+            width_table(width, args.reps, emulators, base_env, work)
+        compile_time(base_env, work, args.reps)
+        for emu in emulators:
+            print("%s emulator peak resident memory: %.0f MB" % (emu.engine, emu.peak_rss_mb()))
+        client = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print("largest client process (run --wait, local run, compile) peak resident memory: %.0f MB" % client)
+    finally:
+        for emu in emulators:
+            emu.stop()
+
+
+if __name__ == "__main__":
+    main()
