@@ -287,3 +287,44 @@ def test_resume_names_a_missing_step_or_run_in_one_line(target, flow):
     assert "Traceback" not in proc.stderr
     proc = target.cli(flow, "resume", "--clone-run-id", prefix + "x", "--step", "nosuch", check=False)
     assert proc.returncode == 1 and "no step 'nosuch'" in proc.stderr
+
+
+REQUIRED_FLOW = '''
+from metaflow import FlowSpec, Parameter, step
+
+
+class RequiredFlow(FlowSpec):
+    who = Parameter("who", required=True)
+    max_items = Parameter("max-items", default=2, type=int)
+
+    @step
+    def start(self):
+        self.seen = (self.who, self.max_items)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    RequiredFlow()
+'''
+
+
+def test_deployer_resume_needs_no_value_for_a_required_parameter(target, tmp_path):
+    """Metaflow's Deployer API would demand required parameters on every command; a resume
+    takes them from the origin run. Dashed names arrive by their Python spelling."""
+    from metaflow import Run
+
+    path = tmp_path / "required_flow.py"
+    path.write_text(REQUIRED_FLOW)
+    deployed = target.deployer(path)
+    first = deployed.trigger(who="ann")
+    assert wait(first) == "SUCCEEDED"
+    same = deployed.resume(origin_run_id=first.run.id)
+    changed = deployed.resume(origin_run_id=first.run.id, who="bob", max_items=5)
+    assert wait(same) == "SUCCEEDED" and wait(changed) == "SUCCEEDED"
+    assert Run("RequiredFlow/%s" % same.run.id)["end"].task.data.seen == ("ann", 2)
+    assert origin_of(Run("RequiredFlow/%s" % same.run.id)["start"].task) == first.run.id
+    assert Run("RequiredFlow/%s" % changed.run.id)["end"].task.data.seen == ("bob", 5)

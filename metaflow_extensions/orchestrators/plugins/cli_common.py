@@ -299,6 +299,8 @@ class EngineCommands:
             name, sep, value = item.partition("=")
             if not sep:
                 raise ValueError("--run-param expects name=value, got %r" % item)
+            if name not in known:  # a Python keyword's spelling of a dashed name (the Deployer's resume)
+                name = next((n for n in known if n.replace("-", "_") == name), name)
             if name not in known:
                 raise ValueError("the flow has no parameter %r (parameters: %s)"
                                  % (name, ", ".join(sorted(known)) or "none"))

@@ -14,6 +14,10 @@ from .deployer_common import stub_flow_source
 from .engine import DeploymentFacts, Engine, project_kwargs
 
 
+# ``resume``'s own options (resume_cli.py); every other keyword of ``resume()`` is a parameter.
+RESUME_OPTIONS = frozenset({"wait", "max_wait", "in_place", "run_id_file", "run_params", "branch", "production"})
+
+
 def connection_of(deployer, engine: Engine):
     """The deployer's server: its keyword arguments, else its subprocesses' environment."""
     return engine.connection_from(getattr(deployer, "deployer_kwargs", None) or {},
@@ -75,9 +79,13 @@ class EngineDeployedFlow(DeployedFlow):
         """A new run resuming ``origin_run_id`` as Metaflow's resume does: what succeeded is
         cloned, the rest runs; ``step_to_rerun`` re-runs from that step. Parameter values
         that differ from the origin's make every step run with them (resume_cli.py)."""
+        options = {k: kwargs.pop(k) for k in list(kwargs) if k in RESUME_OPTIONS}
         if step_to_rerun:
-            kwargs["step"] = step_to_rerun
-        content = run_command(self.deployer, self.ENGINE, "resume", dict(kwargs, clone_run_id=origin_run_id))
+            options["step"] = step_to_rerun
+        # Parameters by name (resume's parameter options are not in Metaflow's click API).
+        options["run_params"] = list(options.get("run_params") or ()) + [
+            "%s=%s" % (name, value if isinstance(value, str) else json.dumps(value)) for name, value in kwargs.items()]
+        content = run_command(self.deployer, self.ENGINE, "resume", dict(options, clone_run_id=origin_run_id))
         return self.RUN_TYPE(deployer=self.deployer, content=content)
 
     def delete(self, **kwargs) -> bool:

@@ -57,11 +57,16 @@ def add_resume(commands) -> None:
 class GivenParametersCommand(click.Command):
     """A command whose flow-parameter options have no default and are never required, so
     the values it receives are only those given (resume compares them with the origin's;
-    the vendored click 7 cannot tell a default from a given value)."""
+    the vendored click 7 cannot tell a default from a given value).
+
+    Metaflow's Deployer API would add the parameters again, required where the flow says so
+    (``click_api.extract_command`` for commands with ``has_flow_params``), and refuse a resume
+    that names none: so the Deployer passes them as ``--run-param`` (``deployer_objects``)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         parameters.add_custom_parameters(deploy_mode=False)(self)
+        self.has_flow_params = False
         for option in self.params:
             if option not in self.original_params:
                 option.default, option.required = None, False
