@@ -135,6 +135,9 @@ def shared_deploy_options(engine: Engine, max_workers: int) -> List[Callable]:
         click.option("--with", "decospecs", multiple=True, help="Add a decorator to every step (repeatable)."),
         click.option("--worker-python", default=None,
                      help="Interpreter on the %s worker (default python3)." % engine.title),
+        click.option("--code-package/--no-code-package", default=True, show_default=True,
+                     help="Ship the flow to the workers as Metaflow's code package, stored in the datastore "
+                          "(--no-code-package: workers run the flow file at this machine's path)."),
     ] + project_options()
 
 

@@ -218,20 +218,24 @@ def check_owner(owner: Optional[str], flow_name: str, what: str) -> None:
                          % (what, whose))
 
 
-def deploy_options(engine: str, obj, plan: Plan, tags=(), namespace=None):
+def deploy_options(engine: str, obj, plan: Plan, tags=(), namespace=None, code_package: bool = False):
     """What every task's spec records, from the flow Metaflow's CLI loaded. No ``python``:
     the entry runs the step in its own interpreter (``--worker-python``), which is what
-    the launcher defaults to."""
+    the launcher defaults to. ``code_package``: build and store the flow's code package,
+    which the tasks then run from (code_package.py)."""
     import sys
 
     from metaflow.util import get_username
 
+    from .code_package import build_and_upload
     from .runtime.spec import DeployOptions
 
     proj = plan.project
+    flow_file = os.path.abspath(sys.argv[0])
     return DeployOptions(
         engine=engine,
-        flow_file=os.path.abspath(sys.argv[0]),
+        flow_file=flow_file,
+        code_package=build_and_upload(obj, flow_file) if code_package else None,
         metadata=obj.metadata.TYPE,
         datastore=obj.flow_datastore.TYPE,
         datastore_root=obj.flow_datastore.datastore_root,

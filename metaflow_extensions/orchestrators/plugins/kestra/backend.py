@@ -106,7 +106,8 @@ class KestraEngine(Engine):
     def _document(self, obj, plan, kw: Mapping[str, Any], conn: dep.Connection, version: int,
                   webhook_keys: Tuple[Tuple[str, str], ...] = ()):
         fid = dep.deployment_name(plan, kw.get("name"))
-        options = dep.deploy_options(obj, plan, kw.get("tags") or (), kw.get("user_namespace"))
+        options = dep.deploy_options(obj, plan, kw.get("tags") or (), kw.get("user_namespace"),
+                                     kw.get("code_package", False))
         target = dep.target(plan, conn, fid, version, kw.get("max_workers") or 16, kw.get("workflow_timeout"),
                             kw.get("worker_python"), webhook_keys)
         return compile_flow(plan, options, target), fid

@@ -29,6 +29,7 @@ from ..plan.model import Sequence
 from ..plan.visit import BlockVisitor
 from ..plan.queries import (first_step, input_switch_heads, recursive_input_heads, require_defaults,
                             switch_heads_at_scope)
+from ..code_package import URL_VAR, bootstrap_lines
 from ..runtime.resume import LABEL_ORIGIN
 from ..runtime.spec import DeployOptions, check_task_value, flow_part, init_part, step_part
 from . import profiles
@@ -208,13 +209,19 @@ def init_task(ctx: _Context, has_inputs: bool) -> Dict[str, Any]:
 
 
 def base_env(ctx: _Context, part: str, execution_id: str) -> Dict[str, str]:
-    return {
+    env = {
         "MFO_PYTHON": ctx.target.python,
         "MFO_FLOW": _encoded("vars.%s.flow" % VARS),
         "MFO_STEP": _encoded("vars.%s.%s" % (VARS, part)),
         "MFO_EXECUTION_ID": execution_id,
         "MFO_ATTEMPT": "{{ taskrun.attemptsCount }}",
     }
+    package = ctx.deploy.code_package
+    if package is not None:
+        for name, value in package.variables().items():
+            _check_plain("the code package's address (%s)" % name, value)
+            env[name] = value
+    return env
 
 
 def script_task(task_id: str, env: Dict[str, str], argument: str,
@@ -225,7 +232,8 @@ def script_task(task_id: str, env: Dict[str, str], argument: str,
     # Kestra's default task runner is Docker; the worker runs Metaflow itself.
     task["taskRunner"] = {"type": "io.kestra.plugin.core.runner.Process"}
     task["env"] = env
-    task["commands"] = ["%s %s" % (COMMAND, argument)]
+    fetch = bootstrap_lines() if URL_VAR in env else []
+    task["commands"] = fetch + ["%s %s" % (COMMAND, argument)]
     return task
 
 

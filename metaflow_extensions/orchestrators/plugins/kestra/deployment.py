@@ -64,8 +64,8 @@ def deployment_name(plan: Plan, name: Optional[str]) -> str:
     return flow_id(plan.project.flow_name if plan.project else plan.flow_name)
 
 
-def deploy_options(obj, plan: Plan, tags=(), namespace=None) -> DeployOptions:
-    return engine_deploy_options(ENGINE, obj, plan, tags, namespace)
+def deploy_options(obj, plan: Plan, tags=(), namespace=None, code_package: bool = False) -> DeployOptions:
+    return engine_deploy_options(ENGINE, obj, plan, tags, namespace, code_package)
 
 
 def target(plan: Plan, conn: Connection, fid: str, version: int, max_workers: int = 16,

@@ -40,6 +40,7 @@ class DeployOptions:
     production_token: Optional[str] = None
     env: Tuple[Tuple[str, str], ...] = ()  # extra variables for every task
     reporter: Optional[str] = None  # defaults to the engine name
+    code_package: Optional[Any] = None  # code_package.CodePackage: tasks run the flow from it
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -74,11 +75,15 @@ def flow_part(plan: Plan, deploy: DeployOptions) -> Dict[str, Any]:
         env.setdefault("USERNAME", deploy.owner)
     if deploy.production_token:
         env["METAFLOW_PRODUCTION_TOKEN"] = deploy.production_token
+    package = deploy.code_package
+    if package is not None:
+        env.update(package.task_env())
     return _without_defaults({
         "v": SPEC_VERSION,
         "engine": deploy.engine,
         "reporter": deploy.reporter or deploy.engine,
-        "flow": deploy.flow_file,
+        # With a code package, the flow file as unpacked in the task's directory.
+        "flow": package.flow if package is not None else deploy.flow_file,
         "flow_name": plan.flow_name,
         "python": deploy.python,
         "top": top_level_options(plan, deploy),

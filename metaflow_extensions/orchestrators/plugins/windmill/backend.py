@@ -95,7 +95,8 @@ class WindmillEngine(Engine):
 
     def _document(self, obj, plan, kw: Mapping[str, Any], conn: Connection):
         path = self.path_of(plan, kw.get("name"), conn.folder)
-        options = deploy_options(self.name, obj, plan, kw.get("tags") or (), kw.get("user_namespace"))
+        options = deploy_options(self.name, obj, plan, kw.get("tags") or (), kw.get("user_namespace"),
+                                 kw.get("code_package", False))
         target = compiler.WindmillTarget(workspace=conn.workspace, path=path,
                                          max_workers=kw.get("max_workers") or 10,
                                          workflow_timeout=kw.get("workflow_timeout"),

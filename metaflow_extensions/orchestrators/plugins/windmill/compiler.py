@@ -247,9 +247,16 @@ def finished_module(ctx: _Context) -> Dict[str, Any]:
         "MFO_STEP": static({"kind": "finished", "flow_name": ctx.plan.flow_name,
                             "deployed_name": deployed_name(ctx.plan)}),
         "MFO_EXECUTION_ID": js("results.%s.execution_id" % INIT_ID),
+        **package_transforms(ctx),
     }
     return rawscript(FINISHED_ID, "Metaflow run finished: starts the flows deployed with @trigger_on_finish on it",
                      scripts.finished_script(transforms), transforms)
+
+
+def package_transforms(ctx: _Context) -> Dict[str, Any]:
+    """Where a task fetches the flow's code package from (code_package.py), if it has one."""
+    package = ctx.deploy.code_package
+    return {name: static(value) for name, value in package.variables().items()} if package is not None else {}
 
 
 def init_module(ctx: _Context) -> Dict[str, Any]:
@@ -257,6 +264,7 @@ def init_module(ctx: _Context) -> Dict[str, Any]:
         "MFO_PYTHON": static(ctx.target.python),
         "MFO_FLOW": static(ctx.flow_spec),
         "MFO_STEP": static(init_step_part(ctx)),
+        **package_transforms(ctx),
     }
     # The whole run input (parameters, an event's payload, a resume request), which the entry
     # reads from the flow job: an input of a bash module is a process argument, limited to
@@ -487,6 +495,7 @@ def step_transforms(ctx: _Context, task: StepTask, scope: Scope, joined: Optiona
         # Empty unless the run resumes another (runtime/resume.py): then a task the init
         # cloned only reports, the others run with --clone-run-id.
         "MFO_ORIGIN_RUN": js("results.%s.origin_run_id" % INIT_ID),
+        **package_transforms(ctx),
     }
     if scope.depth:
         out["MFO_INDEX_PATH"] = js(scope.index_path())

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, List, Optional
 
+from ..code_package import DS_VAR, SHA_VAR, URL_VAR, bootstrap_lines
+
+PACKAGE_VARS = (URL_VAR, SHA_VAR, DS_VAR)  # the code package's address (code_package.py)
+
 ENTRY = "metaflow_extensions.orchestrators.plugins.runtime.entry"
 FINISHED = "metaflow_extensions.orchestrators.plugins.runtime.windmill"
 PYTHON_ARG = "MFO_PYTHON"
 # The task entry reads these from the environment (runtime/entry.py _OPTIONS).
 TASK_ARGS = ("MFO_PYTHON", "MFO_FLOW", "MFO_STEP", "MFO_EXECUTION_ID", "MFO_ORIGIN_RUN", "MFO_INDEX_PATH",
-             "MFO_ITERATION", "MFO_WIDTH", "MFO_BRANCHES", "MFO_LOOPS", "MFO_PARAMS")
+             "MFO_ITERATION", "MFO_WIDTH", "MFO_BRANCHES", "MFO_LOOPS", "MFO_PARAMS") + PACKAGE_VARS
 MAX_ARGS = 19  # windmill-parser-bash stops after $19
 FACTS_ARG = "MFO_REPORTS"
 
@@ -58,6 +62,8 @@ def _task(names: Iterable[str], title: str, flag: str, from_env: Optional[Dict[s
     lines += declare(names)
     lines += ['%s="$%s"' % (name, var) for name, var in from_env.items()]
     lines.append("export %s" % " ".join(exported))
+    if URL_VAR in names:
+        lines += bootstrap_lines()
     lines.append('exec "$%s" -m %s %s' % (PYTHON_ARG, module, flag))
     return "\n".join(lines) + "\n"
 

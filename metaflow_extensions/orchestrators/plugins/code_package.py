@@ -1,0 +1,86 @@
+"""The flow's Metaflow code package: built once at deploy, stored in the Metaflow datastore,
+fetched and unpacked by every task before it runs (what Metaflow's Argo Workflows and Step
+Functions integrations do; metaflow.md §12).
+
+The package holds the flow's directory (files with the package suffixes), Metaflow itself and
+every installed Metaflow extension, this one included, so a worker needs only Python and
+Metaflow's own dependencies: nothing of the deploying machine's filesystem. The datastore
+stores it content-addressed (by its SHA-1), so re-deploying an unchanged flow uploads nothing.
+
+A task's command fetches the package with the fixed shell lines of ``bootstrap_lines``: they
+read the package's address from variables, never hold it, and check its hash.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Dict, List
+
+from .plan.errors import PlanError
+
+# The variables a task's engine command reads (Kestra: task env; Windmill: script arguments).
+# Metaflow's own names (Argo sets them too), so the step itself also knows its package.
+URL_VAR, SHA_VAR, DS_VAR = "METAFLOW_CODE_URL", "METAFLOW_CODE_SHA", "METAFLOW_CODE_DS"
+METADATA_VAR = "METAFLOW_CODE_METADATA"
+ARCHIVE = "mfo-code.tgz"
+FETCHABLE = ("local", "s3")
+
+
+@dataclass(frozen=True)
+class CodePackage:
+    url: str  # where the datastore keeps it (a path for the local datastore, s3://... for S3)
+    sha: str  # SHA-1 of the archive: its name in the datastore, checked after download
+    datastore: str  # the datastore type: how a task fetches it
+    metadata: str  # Metaflow's package metadata (archive format, content version), JSON
+    flow: str  # the flow file, relative to the package root
+
+    def variables(self) -> Dict[str, str]:
+        """What a task's command needs before it can run anything of ours."""
+        return {URL_VAR: self.url, SHA_VAR: self.sha, DS_VAR: self.datastore}
+
+    def task_env(self) -> Dict[str, str]:
+        """What Metaflow inside the step reads about its package (as Argo sets it)."""
+        return dict(self.variables(), **{METADATA_VAR: self.metadata})
+
+
+def build_and_upload(obj, flow_file: str) -> CodePackage:
+    """Package the flow as Metaflow does and store it in the flow's datastore (once per
+    content: the content-addressed store skips a blob it already holds)."""
+    from metaflow.package import MetaflowPackage
+
+    kind = obj.flow_datastore.TYPE
+    if kind not in FETCHABLE:
+        raise PlanError("a code package in a %r datastore cannot be fetched by the tasks yet (supported: %s); "
+                        "deploy with --no-code-package and a worker that sees the flow's files"
+                        % (kind, ", ".join(FETCHABLE)))
+    package = MetaflowPackage(obj.flow, obj.environment, obj.echo, suffixes=obj.package_suffixes)
+    check_metadata(package.package_metadata)
+    url, sha = obj.flow_datastore.save_data([package.blob], len_hint=1)[0]
+    return CodePackage(url=url, sha=sha, datastore=kind, metadata=package.package_metadata,
+                       flow=os.path.basename(flow_file))
+
+
+def bootstrap_lines() -> List[str]:
+    """Shell lines that fetch the package named by the variables into the task's directory,
+    check its SHA-1 and unpack it, so the Python path holds the package's Metaflow and
+    extensions (``MetaflowPackage.get_extract_commands`` / ``get_post_extract_env_vars`` for
+    a tgz of content version 1). Fixed text: it holds no value of the deployment."""
+    s3 = ("import boto3, os; b, k = os.environ['%s'][len('s3://'):].split('/', 1); "
+          "e = os.environ.get('METAFLOW_S3_ENDPOINT_URL'); "
+          "boto3.client('s3', **({'endpoint_url': e} if e else {})).download_file(b, k, '%s')" % (URL_VAR, ARCHIVE))
+    return [
+        '# Fetch this deployment\'s Metaflow code package (the flow, Metaflow, extensions) and unpack it here.',
+        'if [ "$%s" = s3 ]; then "$MFO_PYTHON" -c "%s"; else cp "$%s" %s; fi' % (DS_VAR, s3, URL_VAR, ARCHIVE),
+        'echo "$%s  %s" | sha1sum -c --quiet -' % (SHA_VAR, ARCHIVE),
+        "TAR_OPTIONS='--warning=no-timestamp' tar -xzf %s -C . && rm -f %s" % (ARCHIVE, ARCHIVE),
+        'export PYTHONPATH="$(pwd)/.mf_code${PYTHONPATH:+:$PYTHONPATH}" METAFLOW_EXTRACTED_ROOT="$(pwd)"',
+    ]
+
+
+def check_metadata(metadata: str) -> None:
+    """The lines above unpack Metaflow's tgz archives of content version 1 only."""
+    info = json.loads(metadata)
+    if info.get("archive_format", "tgz") != "tgz" or info.get("mfcontent_version") != 1:
+        raise PlanError("this Metaflow writes code packages as %s; the tasks can unpack tgz packages of content "
+                        "version 1" % metadata)

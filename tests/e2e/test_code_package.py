@@ -1,0 +1,135 @@
+"""The flow reaches the workers as Metaflow's code package, not by path (code_package.py).
+
+A two-module flow is deployed from a temporary copy of its directory that is deleted
+before the run starts: every task fetches the package from the datastore into its own
+working directory and runs Metaflow, this extension and the flow's helper module from it.
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+_TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(_TESTS, "kestra"), os.path.join(_TESTS, "windmill")]
+import kestra_e2e as ke  # noqa: E402
+import windmill_e2e as we  # noqa: E402
+
+pytestmark = [pytest.mark.e2e]
+
+HELPER = "def double(x):\n    return 2 * x\n"
+FLOW = '''
+from metaflow import FlowSpec, Parameter, step
+
+from helper import double
+
+
+class TwoModuleFlow(FlowSpec):
+    n = Parameter("n", default=3, type=int)
+
+    @step
+    def start(self):
+        import helper
+        import metaflow
+        from metaflow_extensions.orchestrators.plugins.runtime import entry
+
+        self.files = [metaflow.__file__, entry.__file__, helper.__file__]
+        self.items = list(range(self.n))
+        self.next(self.body, foreach="items")
+
+    @step
+    def body(self):
+        self.value = double(self.input)
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.total = sum(i.value for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    TwoModuleFlow()
+'''
+
+
+def _targets():
+    for engine, module in (("kestra", ke), ("windmill", we)):
+        for param in module.server_params():
+            yield pytest.param((engine, param.values[0]), id="%s-%s" % (engine, param.id), marks=param.marks)
+
+
+@pytest.fixture(scope="module", params=list(_targets()))
+def target(request):
+    engine, which = request.param
+    module = ke if engine == "kestra" else we
+    with module.start_server(which) as server:
+        if getattr(server, "real", False) and not getattr(server, "local", False):
+            pytest.skip("the datastore of this test is a local directory the server's worker does not see")
+        yield engine, server, module
+
+
+def _copy(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "helper.py").write_text(HELPER)
+    (src / "two_module.py").write_text(FLOW)
+    return src
+
+
+def _cli(engine, server, src, *args):
+    proc = subprocess.run([sys.executable, str(src / "two_module.py"), "--no-pylint", engine, *args],
+                          capture_output=True, text=True, env={**os.environ, **server.env()}, timeout=600, cwd=str(src))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return proc
+
+
+def _package_files():
+    root = os.path.join(os.environ["METAFLOW_DATASTORE_SYSROOT_LOCAL"], ".metaflow", "TwoModuleFlow", "data")
+    return {os.path.join(d, f): os.stat(os.path.join(d, f)).st_mtime_ns for d, _, fs in os.walk(root) for f in fs
+            if not f.endswith("_meta")}  # the store's own record of each blob
+
+
+def test_a_flow_whose_directory_is_gone_runs_from_its_code_package(target, tmp_path, monkeypatch):
+    from metaflow import Deployer, DeployedFlow, Run
+
+    engine, server, module = target
+    src = _copy(tmp_path)
+    deployed = getattr(Deployer(str(src / "two_module.py"), show_output=False,
+                                env={**os.environ, **server.env()}), engine)().create(worker_python=module.WORKER_PYTHON)
+    shutil.rmtree(src)
+    # Started without the flow file: the deployment rebuilt from what the engine stores.
+    for key, value in server.env().items():
+        monkeypatch.setenv(key, value)
+    run = getattr(DeployedFlow, "from_%s" % engine)(deployed.name).trigger(n=4)
+    assert run.wait_for_completion(check_interval=1, timeout=300) == "SUCCEEDED"
+    done = Run("TwoModuleFlow/%s" % run.run.id)
+    assert done["join"].task.data.total == 12
+    # Metaflow, this extension and the helper module all came from the unpacked package.
+    files = done["start"].task.data.files
+    root = os.path.dirname(files[2])
+    assert files[0] == os.path.join(root, ".mf_code", "metaflow", "__init__.py")
+    assert files[1].startswith(os.path.join(root, ".mf_code", "metaflow_extensions") + os.sep)
+    assert str(tmp_path) not in root
+
+
+def test_the_package_is_stored_once_and_the_document_names_no_local_path(target, tmp_path):
+    engine, server, _ = target
+    src = _copy(tmp_path)
+    _cli(engine, server, src, "create")
+    stored = _package_files()
+    _cli(engine, server, src, "create")
+    assert _package_files() == stored, "re-deploying an unchanged flow stored something new"
+    out = tmp_path / "doc.txt"
+    _cli(engine, server, src, "compile", str(out))
+    text = out.read_text()
+    assert str(src) not in text and str(tmp_path) not in text
+    assert "sha1sum -c" in text and "two_module.py" in text
+    (src / "helper.py").write_text(HELPER + "# changed in %s\n" % tmp_path.name)  # unique: the store is shared
+    _cli(engine, server, src, "create")
+    assert len(_package_files()) == len(stored) + 1, "a changed flow must store a new package"
