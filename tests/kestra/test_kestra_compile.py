@@ -3,11 +3,13 @@ emulator's strict parser in both versions, compiling is deterministic, no user v
 becomes a template, and what Kestra cannot express fails with a clear error."""
 import os
 import sys
+from dataclasses import replace
 
 import pytest
 import yaml
 
 import flowrunner as fr
+from metaflow_extensions.orchestrators.plugins.code_package import CodePackage, bootstrap_lines
 from metaflow_extensions.orchestrators.plugins.kestra.compiler import KestraTarget, compile_flow, dump
 from metaflow_extensions.orchestrators.plugins.plan import iter_blocks
 
@@ -66,6 +68,31 @@ def test_every_example_is_a_valid_flow(validators, name, version):
     with KestraClient(validators[version]) as client:
         assert client.validate_flow(text) == []
     assert text == dump(compiled(name, version))  # same text twice: no timestamps, stable order
+
+
+PACKAGE = CodePackage(url="/shared/.metaflow/ForeachFlow/data/ab/ab12", sha="ab12", datastore="local",
+                      metadata='{"version": 0, "archive_format": "tgz", "mfcontent_version": 1}', flow="foreach.py")
+
+
+@pytest.mark.parametrize("version", [1, 2, pytest.param("real", marks=[
+    pytest.mark.real_kestra,
+    pytest.mark.skipif(not os.environ.get("KESTRA_HOST"), reason="KESTRA_HOST is not set: no real Kestra")])])
+def test_a_flow_shipped_as_a_code_package_is_valid_and_names_no_local_path(validators, version):
+    from metaflow_extensions.orchestrators.plugins.kestra.client import KestraClient
+
+    plan = fr.load_plan("foreach")
+    options = replace(fr.deploy_options("foreach", engine="kestra"), code_package=PACKAGE)
+    client = _real_client() if version == "real" else KestraClient(validators[version])
+    with client:
+        major = client.major if version == "real" else version
+        doc = compile_flow(plan, options, KestraTarget(namespace="metaflow", flow_id=plan.flow_name, version=major))
+        text = dump(doc)
+        assert client.validate_flow(text) == []
+    assert fr.example("foreach") not in text and os.path.dirname(fr.example("foreach")) not in text
+    steps = [t for t in tasks(doc) if t["type"].endswith("Commands")]
+    assert steps and all(t["commands"][:-1] == bootstrap_lines() and t["env"]["METAFLOW_CODE_SHA"] == "ab12"
+                         for t in steps)
+    assert doc["variables"]["metaflow"]["flow"]["flow"] == "foreach.py"
 
 
 def test_versions_differ_where_kestra_does():

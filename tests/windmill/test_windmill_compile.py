@@ -12,6 +12,7 @@ import sys
 import pytest
 
 import flowrunner as fr
+from metaflow_extensions.orchestrators.plugins.code_package import bootstrap_lines
 from metaflow_extensions.orchestrators.plugins.plan import PlanError
 from metaflow_extensions.orchestrators.plugins.windmill import compiler, naming, scripts
 from metaflow_extensions.orchestrators.plugins.windmill.compiler import WindmillTarget, compile_flow, dump
@@ -198,9 +199,10 @@ def test_user_text_is_never_script_or_javascript(tmp_path):
     for module in modules(doc["value"]["modules"]):
         content = module["value"].get("content") or ""
         assert "$(id)" not in content and "`id`" not in content and "touch" not in content, module["id"]
+        fetch = set(bootstrap_lines())  # fixed text: the code package's fetch (code_package.py)
         for line in content.splitlines():
-            assert line.startswith("#") or re.fullmatch(r'[A-Z_]+="\$\w+"|export [A-Z_ ]+|exec "\$MFO_PYTHON" -m '
-                                                        r'[\w.]+ --(?:init|finished|step \w+)', line), line
+            assert line.startswith("#") or line in fetch or re.fullmatch(
+                r'[A-Z_]+="\$\w+"|export [A-Z_ ]+|exec "\$MFO_PYTHON" -m [\w.]+ --(?:init|finished|step \w+)', line), line
     assert all(any(p.fullmatch(e) for p in JS_SHAPES) for e in expressions(doc))
     # ... and the values are all there, as data
     assert doc["schema"]["properties"]["text"]["default"] == "$(id) `id` ${HOME} '\" ; exit 1"
@@ -280,3 +282,22 @@ def test_bad_step_names_and_reserved_ids():
     plan = SimpleNamespace(steps=lambda: [SimpleNamespace(name="start"), SimpleNamespace(name="bad-name")])
     with pytest.raises(PlanError, match="bad-name"):
         naming.check_steps(plan)
+
+
+def test_a_flow_shipped_as_a_code_package_passes_the_validator_and_names_no_local_path():
+    from dataclasses import replace
+
+    from metaflow_extensions.orchestrators.plugins.code_package import CodePackage
+
+    package = CodePackage(url="/shared/.metaflow/F/data/ab/ab12", sha="ab12", datastore="local",
+                          metadata='{"version": 0, "archive_format": "tgz", "mfcontent_version": 1}', flow="foreach.py")
+    plan = fr.load_plan("foreach", engine="windmill")
+    options = replace(fr.deploy_options("foreach", engine="windmill"), code_package=package)
+    doc = compile_flow(plan, options, WindmillTarget(workspace="mfo", path=compiler.flow_path(plan.flow_name)))
+    assert windmill_validator([{"name": "pkg", "type": "flow", "doc": {k: v for k, v in doc.items() if k != "path"}}]) \
+        == {"pkg": []}
+    text = json.dumps(doc)
+    assert fr.example("foreach") not in text and os.path.dirname(fr.example("foreach")) not in text
+    tasks = [m for m in modules(doc["value"]["modules"]) if "task entry" in (m["value"].get("content") or "")]
+    assert tasks and all("\n".join(bootstrap_lines()) in m["value"]["content"] for m in tasks)
+    assert all(m["value"]["input_transforms"]["METAFLOW_CODE_SHA"] == {"type": "static", "value": "ab12"} for m in tasks)
