@@ -74,6 +74,32 @@ def target(request):
         yield engine, server, module
 
 
+# Metaflow's own runtime dependencies (its setup.py `install_requires`: requests, boto3 for S3)
+# and what they import; nothing of Metaflow or of this package.
+RUNTIME_DEPS = ("requests", "urllib3", "idna", "charset_normalizer", "certifi")
+
+
+@pytest.fixture(scope="module")
+def bare_python(tmp_path_factory):
+    """An interpreter with only Metaflow's runtime dependencies: a venv without pip, the
+    dependencies linked in from this interpreter's site-packages (no network)."""
+    import importlib
+    import sysconfig
+    import venv
+
+    root = tmp_path_factory.mktemp("bare-worker")
+    venv.EnvBuilder(with_pip=False).create(str(root))
+    python = root / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    for name in RUNTIME_DEPS:
+        module = importlib.import_module(name)
+        os.symlink(os.path.dirname(module.__file__), os.path.join(site, name))
+    probe = subprocess.run([str(python), "-c", "import metaflow"], capture_output=True, text=True)
+    assert probe.returncode != 0 and "No module named 'metaflow'" in probe.stderr, sysconfig.get_paths()
+    return str(python)
+
+
 def _copy(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
@@ -116,6 +142,20 @@ def test_a_flow_whose_directory_is_gone_runs_from_its_code_package(target, tmp_p
     assert files[0] == os.path.join(root, ".mf_code", "metaflow", "__init__.py")
     assert files[1].startswith(os.path.join(root, ".mf_code", "metaflow_extensions") + os.sep)
     assert str(tmp_path) not in root
+
+
+def test_a_worker_with_only_python_and_metaflows_dependencies_runs_the_flow(target, tmp_path, bare_python):
+    """The worker's interpreter has neither Metaflow nor this package: both come from the
+    code package (pitfalls A5/W10: no `pip install` per task, no shared checkout)."""
+    from metaflow import Deployer, Run
+
+    engine, server, _ = target
+    src = _copy(tmp_path)
+    deployer = getattr(Deployer(str(src / "two_module.py"), show_output=False, env={**os.environ, **server.env()}),
+                       engine)()
+    run = deployer.create(worker_python=bare_python).trigger(n=2)
+    assert run.wait_for_completion(check_interval=1, timeout=300) == "SUCCEEDED"
+    assert Run("TwoModuleFlow/%s" % run.run.id)["join"].task.data.total == 2
 
 
 def test_the_package_is_stored_once_and_the_document_names_no_local_path(target, tmp_path):
