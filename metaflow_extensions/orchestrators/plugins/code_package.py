@@ -62,19 +62,29 @@ def build_and_upload(obj, flow_file: str) -> CodePackage:
 
 
 def bootstrap_lines() -> List[str]:
-    """Shell lines that fetch the package named by the variables into the task's directory,
-    check its SHA-1 and unpack it, so the Python path holds the package's Metaflow and
-    extensions (``MetaflowPackage.get_extract_commands`` / ``get_post_extract_env_vars`` for
-    a tgz of content version 1). Fixed text: it holds no value of the deployment."""
+    """Shell lines that make the package named by the variables importable: unpacked once per
+    worker machine and user into ``$TMPDIR/mfo-code-<uid>/<sha>`` (fetched, its SHA-1 checked,
+    unpacked aside, then moved into place, so a directory there is always whole), then put first
+    on the Python path with its Metaflow and extensions (``MetaflowPackage.get_extract_commands``
+    and ``get_post_extract_env_vars`` for a tgz of content version 1). Later tasks on the same
+    worker pay a directory test instead of a download. Fixed text: no value of the deployment."""
     s3 = ("import boto3, os; b, k = os.environ['%s'][len('s3://'):].split('/', 1); "
           "e = os.environ.get('METAFLOW_S3_ENDPOINT_URL'); "
           "boto3.client('s3', **({'endpoint_url': e} if e else {})).download_file(b, k, '%s')" % (URL_VAR, ARCHIVE))
     return [
-        '# Fetch this deployment\'s Metaflow code package (the flow, Metaflow, extensions) and unpack it here.',
-        'if [ "$%s" = s3 ]; then "$MFO_PYTHON" -c "%s"; else cp "$%s" %s; fi' % (DS_VAR, s3, URL_VAR, ARCHIVE),
-        'echo "$%s  %s" | sha1sum -c --quiet -' % (SHA_VAR, ARCHIVE),
-        "TAR_OPTIONS='--warning=no-timestamp' tar -xzf %s -C . && rm -f %s" % (ARCHIVE, ARCHIVE),
-        'export PYTHONPATH="$(pwd)/.mf_code${PYTHONPATH:+:$PYTHONPATH}" METAFLOW_EXTRACTED_ROOT="$(pwd)"',
+        "# This deployment's Metaflow code package (the flow, Metaflow, extensions), unpacked once per worker and user.",
+        'MFO_CODE_CACHE="${TMPDIR:-/tmp}/mfo-code-$(id -u)"; mkdir -p -m 700 "$MFO_CODE_CACHE" && [ -O "$MFO_CODE_CACHE" ] '
+        '|| exit 1',
+        'MFO_CODE="$MFO_CODE_CACHE/$%s"' % SHA_VAR,
+        'if [ ! -d "$MFO_CODE" ]; then',
+        '  MFO_NEW=$(mktemp -d "$MFO_CODE_CACHE/new.XXXXXX") || exit 1',
+        '  if [ "$%s" = s3 ]; then (cd "$MFO_NEW" && "$MFO_PYTHON" -c "%s"); else cp "$%s" "$MFO_NEW/%s"; fi || exit 1'
+        % (DS_VAR, s3, URL_VAR, ARCHIVE),
+        '  (cd "$MFO_NEW" && echo "$%s  %s" | sha1sum -c --quiet - && TAR_OPTIONS=\'--warning=no-timestamp\' '
+        'tar -xzf %s -C . && rm %s) || exit 1' % (SHA_VAR, ARCHIVE, ARCHIVE, ARCHIVE),
+        '  mv -T "$MFO_NEW" "$MFO_CODE" 2>/dev/null || rm -rf "$MFO_NEW"',
+        'fi',
+        'export PYTHONPATH="$MFO_CODE/.mf_code${PYTHONPATH:+:$PYTHONPATH}" METAFLOW_EXTRACTED_ROOT="$MFO_CODE"',
     ]
 
 

@@ -163,6 +163,15 @@ def read_spec(args: argparse.Namespace) -> Dict[str, Any]:
         raise LaunchError("the command runs step %r but the spec is for %r" % (args.step, spec.get("step")))
     if args.init and spec.get("kind") != "init":
         raise LaunchError("the command runs the init task but the spec is for step %r" % spec.get("step"))
+    return in_package(spec, os.environ.get("METAFLOW_EXTRACTED_ROOT"))
+
+
+def in_package(spec: Dict[str, Any], root: Optional[str]) -> Dict[str, Any]:
+    """A flow shipped as a code package is named relative to the package, which the task's
+    command unpacked at ``root`` (code_package.bootstrap_lines)."""
+    flow = spec.get("flow")
+    if root and flow and not os.path.isabs(flow):
+        spec = dict(spec, flow=os.path.join(root, flow))
     return spec
 
 
