@@ -26,7 +26,7 @@ import os
 import time
 from metaflow import FlowSpec, Parameter, current, step
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = @HERE@  # the test's directory: the flow itself runs from its code package
 
 
 def executed():
@@ -152,7 +152,7 @@ def target(request):
 @pytest.fixture
 def flow(tmp_path):
     path = tmp_path / "resume_flow.py"
-    path.write_text(FLOW)
+    path.write_text(FLOW.replace("@HERE@", repr(str(tmp_path))))
     return path
 
 

@@ -260,7 +260,7 @@ import os
 from metaflow import FlowSpec, current, retry, step
 
 
-MARKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "marker")
+MARKER = @MARKER@  # in the test's directory: the flow itself runs from its code package
 
 
 class ResumableFlow(FlowSpec):
@@ -295,8 +295,8 @@ def test_resume_in_place_reruns_only_the_failed_steps(request, server, tmp_path)
                                              "code does run again as attempt 2)")
     from metaflow import Deployer
 
-    flow = ke.flow_file(server, tmp_path, "resumable", FLAKY_FLOW)
     marker = tmp_path / "marker"
+    flow = ke.flow_file(server, tmp_path, "resumable", FLAKY_FLOW.replace("@MARKER@", repr(str(marker))))
     deployed = Deployer(str(flow), show_output=False, env=server.env()).kestra().create(worker_python=ke.WORKER_PYTHON)
     first = deployed.trigger()
     assert first.wait_for_completion(check_interval=1, timeout=300) == "FAILED"

@@ -202,7 +202,7 @@ def test_user_text_is_never_script_or_javascript(tmp_path):
         fetch = set(bootstrap_lines())  # fixed text: the code package's fetch (code_package.py)
         for line in content.splitlines():
             assert line.startswith("#") or line in fetch or re.fullmatch(
-                r'[A-Z_]+="\$\w+"|export [A-Z_ ]+|exec "\$MFO_PYTHON" -m [\w.]+ --(?:init|finished|step \w+)', line), line
+                r'[A-Z_]+="\$(?:\{\d+\}|\w+)"|export [A-Z_ ]+|exec "\$MFO_PYTHON" -m [\w.]+ --(?:init|finished|step \w+)', line), line
     assert all(any(p.fullmatch(e) for p in JS_SHAPES) for e in expressions(doc))
     # ... and the values are all there, as data
     assert doc["schema"]["properties"]["text"]["default"] == "$(id) `id` ${HOME} '\" ; exit 1"

@@ -1,7 +1,7 @@
 """The bash bodies of our rawscript modules: fixed text, built only from our own names.
 
 Windmill binds a bash script's arguments by name from the module's input transforms,
-through lines ``NAME="$N"`` at column 0, contiguous from ``$1``
+through lines ``NAME="${N}"`` at column 0, contiguous from ``$1``
 (``windmill-parser-bash``; windmill.md §5.2). Every runtime value therefore reaches the
 task as an argument; the text of a script never holds a user value, only the names
 below and a step name checked to be an identifier (``naming.check_steps``).
@@ -31,7 +31,8 @@ def declare(names: Iterable[str]) -> List[str]:
     unknown = [n for n in names if n not in TASK_ARGS + (FACTS_ARG,)]
     if unknown:
         raise ValueError("not a task argument: %s" % unknown)
-    return ['%s="$%d"' % (name, i) for i, name in enumerate(names, 1)]
+    # Braced: bash reads "$10" as "$1" followed by "0" (windmill-parser-bash accepts both forms).
+    return ['%s="${%d}"' % (name, i) for i, name in enumerate(names, 1)]
 
 
 def task_script(names: Iterable[str], step: str) -> str:
