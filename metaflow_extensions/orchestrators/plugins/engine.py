@@ -236,6 +236,7 @@ def deploy_options(engine: str, obj, plan: Plan, tags=(), namespace=None, code_p
         engine=engine,
         flow_file=flow_file,
         code_package=build_and_upload(obj, flow_file) if code_package else None,
+        metadata_sysroot=_metadata_sysroot(obj),
         metadata=obj.metadata.TYPE,
         datastore=obj.flow_datastore.TYPE,
         datastore_root=obj.flow_datastore.datastore_root,
@@ -249,6 +250,18 @@ def deploy_options(engine: str, obj, plan: Plan, tags=(), namespace=None, code_p
         production=bool(proj and proj.production),
         owner=get_username(),
     )
+
+
+def _metadata_sysroot(obj) -> Optional[str]:
+    """Local metadata beside a remote datastore lives under the local sysroot this machine
+    uses (Metaflow's own lookup: METAFLOW_DATASTORE_SYSROOT_LOCAL, else a .metaflow found from
+    the working directory): the tasks must write it there too."""
+    if obj.metadata.TYPE != "local" or obj.flow_datastore.TYPE == "local":
+        return None
+    from metaflow.plugins.datastores.local_storage import LocalStorage
+
+    root = LocalStorage.get_datastore_root_from_config(lambda *a, **k: None)
+    return os.path.dirname(root.rstrip("/")) if root else None
 
 
 def setting(value: Optional[str], name: str) -> Optional[str]:

@@ -41,6 +41,9 @@ class DeployOptions:
     env: Tuple[Tuple[str, str], ...] = ()  # extra variables for every task
     reporter: Optional[str] = None  # defaults to the engine name
     code_package: Optional[Any] = None  # code_package.CodePackage: tasks run the flow from it
+    # Local metadata with another datastore: where the metadata lives (its sysroot), which a
+    # worker's environment may not say (Windmill clears it).
+    metadata_sysroot: Optional[str] = None
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -78,6 +81,8 @@ def flow_part(plan: Plan, deploy: DeployOptions) -> Dict[str, Any]:
     package = deploy.code_package
     if package is not None:
         env.update(package.task_env())
+    if deploy.metadata_sysroot:
+        env.setdefault("METAFLOW_DATASTORE_SYSROOT_LOCAL", deploy.metadata_sysroot)
     return _without_defaults({
         "v": SPEC_VERSION,
         "engine": deploy.engine,
