@@ -25,7 +25,7 @@ test: reinstall
 	@for major in $(REAL_ENGINE); do \
 	  echo "== the real Kestra engine, major $$major: conformance suite, examples, CLI and Deployer"; \
 	  $(PYTEST) --real-kestra $$major -m real_kestra -n $(PYTEST_WORKERS) --dist loadgroup \
-	    tests/emulators/kestra tests/kestra || exit 1; \
+	    tests/emulators/kestra tests/kestra tests/e2e || exit 1; \
 	done
 	@$(PYTHON) tests/verification_matrix.py || true
 
@@ -33,7 +33,7 @@ test: reinstall
 test-real-engine: reinstall
 	@for major in $(REAL_ENGINE); do \
 	  $(PYTEST) --real-kestra $$major -m real_kestra -n $(PYTEST_WORKERS) --dist loadgroup \
-	    tests/emulators/kestra tests/kestra || exit 1; \
+	    tests/emulators/kestra tests/kestra tests/e2e || exit 1; \
 	done
 	@$(PYTHON) tests/verification_matrix.py || true
 

@@ -46,6 +46,12 @@ def pytest_configure(config):
     import realkestra
 
     stack = contextlib.ExitStack()
+    # A real S3 server for the S3 tests, started first: the engine's tasks inherit the
+    # environment it starts with (Process runner), so they reach S3 as a real worker would.
+    import s3server
+
+    s3 = stack.enter_context(s3server.start())
+    os.environ.update(s3.env(), MFO_TEST_S3_ROOT=s3.root)
     server = stack.enter_context(realkestra.start(int(major)))
     config._mfo_real_kestra = stack
     os.environ.update(KESTRA_HOST=server.url, KESTRA_USER=server.user, KESTRA_PASSWORD=server.password,

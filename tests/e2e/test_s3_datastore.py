@@ -50,6 +50,9 @@ if __name__ == "__main__":
 
 @pytest.fixture(scope="module")
 def s3():
+    if os.environ.get("MFO_TEST_S3_ROOT"):  # the session's, started with the real engine (conftest.py)
+        yield s3server.S3Server(os.environ["METAFLOW_S3_ENDPOINT_URL"], os.environ["MFO_TEST_S3_ROOT"])
+        return
     try:
         server_cm = s3server.start()
         server = server_cm.__enter__()
@@ -68,8 +71,15 @@ def s3():
         server_cm.__exit__(None, None, None)
 
 
-@pytest.fixture(scope="module", params=["kestra1", "kestra2", "windmill"])
+@pytest.fixture(scope="module", params=["kestra2", "windmill", pytest.param("real", marks=[
+    pytest.mark.real_kestra,
+    pytest.mark.skipif(not os.environ.get("MFO_TEST_S3_ROOT"), reason="no real Kestra started with an S3 server "
+                                                                     "(pytest --real-kestra 1|2)")])])
 def engine(request, s3):
+    if request.param == "real":
+        yield "kestra", {"KESTRA_HOST": os.environ["KESTRA_HOST"], "KESTRA_USER": os.environ.get("KESTRA_USER", ""),
+                         "KESTRA_PASSWORD": os.environ.get("KESTRA_PASSWORD", "")}
+        return
     if request.param == "windmill":
         from metaflow_orchestrators.emulators.windmill import start
 
