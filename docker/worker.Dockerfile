@@ -1,6 +1,10 @@
 # An engine image that can run Metaflow tasks itself: Kestra's Process task runner (and
-# Windmill's bash jobs) start `python3 -m metaflow_extensions.orchestrators.plugins.runtime.entry`
-# on the engine's own machine, so that machine needs Python 3, Metaflow and this package.
+# Windmill's bash jobs) run each task on the engine's own machine.
+#
+# Flows deployed with a code package (the default) need only Python 3 with Metaflow's runtime
+# dependencies here (`requests`, `boto3` for an S3 datastore): every task fetches Metaflow and
+# this package from the datastore. Metaflow and this package are installed as well, for flows
+# deployed with --no-code-package (which run the flow file at the deploying machine's path).
 #
 # Built by docker-compose.yml from the repository root (the build context), once per engine:
 #   BASE_IMAGE=kestra/kestra:latest                 Kestra 2.x (default)
@@ -26,7 +30,7 @@ ARG METAFLOW_SPEC=metaflow==2.19.39
 COPY pyproject.toml README.md /tmp/mfo-src/
 COPY metaflow_extensions /tmp/mfo-src/metaflow_extensions
 COPY metaflow_orchestrators /tmp/mfo-src/metaflow_orchestrators
-RUN /opt/mfo/bin/pip install --no-cache-dir "${METAFLOW_SPEC}" /tmp/mfo-src \
+RUN /opt/mfo/bin/pip install --no-cache-dir "${METAFLOW_SPEC}" boto3 /tmp/mfo-src \
     && rm -rf /tmp/mfo-src \
     && /opt/mfo/bin/python3 -c "import metaflow, metaflow_extensions.orchestrators.plugins.runtime.entry"
 
