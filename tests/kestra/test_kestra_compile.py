@@ -2,6 +2,7 @@
 emulator's strict parser in both versions, compiling is deterministic, no user value
 becomes a template, and what Kestra cannot express fails with a clear error."""
 import os
+import re
 import sys
 from dataclasses import replace
 
@@ -237,3 +238,51 @@ def test_compiled_flows_are_readable(name):
             if task["type"].endswith("shell.Commands") and task["id"] != "metaflow-init":
                 assert task["commands"][0].endswith(" --step %s" % task["id"])
                 assert task["id"] in doc["variables"]["metaflow"]["steps"]
+
+
+def _docker(version, **target):
+    plan = fr.load_plan("foreach")
+    options = replace(fr.deploy_options("foreach", engine="kestra"), code_package=PACKAGE)
+    return compile_flow(plan, options, KestraTarget(namespace="metaflow", flow_id=plan.flow_name, version=version,
+                                                    task_runner="docker", **target))
+
+
+def test_the_docker_task_runner_runs_every_task_in_the_image_with_the_datastore_mounted():
+    doc = _docker(2, image="ghcr.io/acme/mf-worker:1")
+    steps = [t for t in tasks(doc) if t["type"].endswith("Commands")]
+    root = os.path.dirname(fr.deploy_options("foreach", engine="kestra").datastore_root.rstrip("/"))
+    for task in steps:
+        assert task["containerImage"] == "ghcr.io/acme/mf-worker:1"
+        assert task["taskRunner"] == {"type": "io.kestra.plugin.scripts.runner.docker.Docker",
+                                      "volumes": ["%s:%s" % (root, root)]}
+        assert task["commands"][:-1] == bootstrap_lines()
+
+
+@pytest.mark.parametrize("target, message", [
+    ({}, "needs --image"),
+    ({"image": "img:{{ secret('x') }}"}, "Pebble"),
+])
+def test_the_docker_task_runner_refuses_what_cannot_work(target, message):
+    from metaflow_extensions.orchestrators.plugins.plan import PlanError
+
+    with pytest.raises(PlanError, match=re.escape(message)):
+        _docker(2, **target)
+    plan = fr.load_plan("foreach")
+    with pytest.raises(PlanError, match="needs the code package"):
+        compile_flow(plan, fr.deploy_options("foreach", engine="kestra"),
+                     KestraTarget(namespace="metaflow", flow_id=plan.flow_name, task_runner="docker", image="i"))
+
+
+@pytest.mark.real_kestra
+@pytest.mark.skipif(not os.environ.get("KESTRA_HOST"), reason="KESTRA_HOST is not set: no real Kestra (the emulator "
+                    "runs only the Process task runner)")
+def test_the_docker_task_runner_document_is_valid_for_the_real_engine():
+    with _real_client() as client:
+        assert client.validate_flow(dump(_docker(client.major, image="ghcr.io/acme/mf-worker:1"))) == []
+
+
+def test_no_yaml_anchors_even_where_tasks_share_values():
+    """Kestra's YAML reader (Jackson) does not expand aliases: the real 2.0 engine reported a
+    shared `taskRunner` written as an alias as null. Every task is written out whole."""
+    text = dump(_docker(2, image="img:1"))
+    assert not re.search(r"(^|\s)[&*]id\d+", text)

@@ -41,6 +41,15 @@ class KestraEngine(Engine):
     def name_option(self) -> Callable:
         return click.option("--name", default=None, help="Kestra flow id (default: the flow name, project-aware).")
 
+    def deploy_options(self) -> List[Callable]:
+        return [click.option("--task-runner", type=click.Choice(["process", "docker"]), default="process",
+                             show_default=True,
+                             help="Where tasks run: on the Kestra worker (Process) or in a container of --image "
+                                  "(Docker; needs the code package)."),
+                click.option("--image", default=None,
+                             help="The container image of --task-runner docker: Python 3 with requests "
+                                  "(boto3 for S3).")]
+
     def create_options(self) -> List[Callable]:
         return [click.option("--kestra-version", type=click.Choice(["1", "2"]), default=None,
                              help="Kestra major version (default: asked from the server).")]
@@ -109,7 +118,7 @@ class KestraEngine(Engine):
         options = dep.deploy_options(obj, plan, kw.get("tags") or (), kw.get("user_namespace"),
                                      kw.get("code_package", False))
         target = dep.target(plan, conn, fid, version, kw.get("max_workers") or 16, kw.get("workflow_timeout"),
-                            kw.get("worker_python"), webhook_keys)
+                            kw.get("worker_python"), webhook_keys, kw.get("task_runner") or "process", kw.get("image"))
         return compile_flow(plan, options, target), fid
 
     def compile_text(self, obj, plan, kw: Mapping[str, Any]) -> str:

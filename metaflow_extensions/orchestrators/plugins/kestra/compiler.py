@@ -16,9 +16,11 @@ through ``toJson | base64encode``, so no ``{{`` survives for Kestra's second ren
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -65,6 +67,8 @@ class KestraTarget:
     labels: Tuple[Tuple[str, str], ...] = ()
     # event name -> webhook key chosen at deploy (random, kept across re-deploys); wins over the above
     webhook_keys: Tuple[Tuple[str, str], ...] = ()
+    task_runner: str = "process"  # or "docker": every task in a container of `image`
+    image: Optional[str] = None
 
 
 @dataclass
@@ -73,6 +77,7 @@ class _Context:
     deploy: DeployOptions
     target: KestraTarget
     profile: profiles.Profile = field(init=False)
+    runner: Dict[str, Any] = field(init=False, default_factory=dict)  # a task's taskRunner (and image)
 
     def __post_init__(self):
         self.profile = profiles.for_version(self.target.version)
@@ -98,6 +103,7 @@ def compile_flow(plan: Plan, deploy: DeployOptions, target: KestraTarget) -> Dic
         check_task_id(task.name)
     _check_plain("--worker-python", target.python)
     ctx = _Context(plan, deploy, target)
+    ctx.runner = task_runner(ctx)
     doc: Dict[str, Any] = {"id": target.flow_id, "namespace": target.namespace}
     if plan.doc:
         doc["description"] = plan.doc
@@ -122,7 +128,11 @@ def compile_flow(plan: Plan, deploy: DeployOptions, target: KestraTarget) -> Dic
 class _Dumper(yaml.SafeDumper):
     """YAML line breaks beyond \\n (NEL U+0085, LS U+2028, PS U+2029) would be folded into
     spaces by any YAML reader in a plain or single-quoted scalar: such strings are written
-    double-quoted, where PyYAML escapes them (``\\N``, ``\\L``, ``\\P``) and they round-trip."""
+    double-quoted, where PyYAML escapes them (``\\N``, ``\\L``, ``\\P``) and they round-trip.
+    No anchors and aliases for values that repeat: every task reads whole in the Kestra UI."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -200,7 +210,7 @@ def init_task(ctx: _Context, has_inputs: bool) -> Dict[str, Any]:
         # The whole inputs map, encoded on render, in a file of the task's directory (an
         # environment value is limited to 128 KiB); the launcher passes each as --<name>.
         env["MFO_PARAMS"] = "@" + PARAMS_FILE
-    task = script_task(INIT_TASK, env, "--init",
+    task = script_task(ctx, INIT_TASK, env, "--init",
                        description="Metaflow init: registers the run `kestra-<execution id>` and its parameters "
                                    "(`metaflow init`).")
     if has_inputs:
@@ -224,13 +234,47 @@ def base_env(ctx: _Context, part: str, execution_id: str) -> Dict[str, str]:
     return env
 
 
-def script_task(task_id: str, env: Dict[str, str], argument: str,
+PROCESS_RUNNER = "io.kestra.plugin.core.runner.Process"
+DOCKER_RUNNER = "io.kestra.plugin.scripts.runner.docker.Docker"
+
+
+def task_runner(ctx: _Context) -> Dict[str, Any]:
+    """Where tasks run. Process (the default): on the Kestra worker itself (Kestra's own default
+    runner is Docker). Docker: in a container of ``--image``, which needs only Python with
+    Metaflow's runtime dependencies, since the flow arrives as its code package; a local
+    datastore (and local metadata) is mounted at the same path (``volumes``, which Kestra's
+    Docker plugin allows with its ``volume-enabled`` setting: runner/docker/Docker.java@v1.3.25)."""
+    target = ctx.target
+    if target.task_runner == "process":
+        return {"taskRunner": {"type": PROCESS_RUNNER}}
+    if not target.image:
+        raise PlanError("--task-runner docker needs --image: an image with Python 3 and Metaflow's runtime "
+                        "dependencies (requests; boto3 for S3)")
+    if ctx.deploy.code_package is None:
+        raise PlanError("--task-runner docker needs the code package (drop --no-code-package): a container does "
+                        "not see the flow file on this machine")
+    _check_plain("--image", target.image)
+    runner: Dict[str, Any] = {"type": DOCKER_RUNNER}
+    shared = sorted(p for p in (_local_sysroot(ctx.deploy), ctx.deploy.metadata_sysroot) if p)
+    if shared:
+        for path in shared:
+            _check_plain("the local datastore's path", path)
+        runner["volumes"] = ["%s:%s" % (path, path) for path in shared]
+    return {"taskRunner": runner, "containerImage": target.image}
+
+
+def _local_sysroot(deploy: DeployOptions) -> Optional[str]:
+    if deploy.datastore == "local" and deploy.datastore_root:
+        return os.path.dirname(deploy.datastore_root.rstrip("/"))
+    return None
+
+
+def script_task(ctx: _Context, task_id: str, env: Dict[str, str], argument: str,
                 description: Optional[str] = None) -> Dict[str, Any]:
     task: Dict[str, Any] = {"id": task_id, "type": "io.kestra.plugin.scripts.shell.Commands"}
     if description:
         task["description"] = description
-    # Kestra's default task runner is Docker; the worker runs Metaflow itself.
-    task["taskRunner"] = {"type": "io.kestra.plugin.core.runner.Process"}
+    task.update(copy.deepcopy(ctx.runner))
     task["env"] = env
     fetch = bootstrap_lines() if URL_VAR in env else []
     task["commands"] = fetch + ["%s %s" % (COMMAND, argument)]
@@ -392,7 +436,7 @@ def step_task(ctx: _Context, task: StepTask, where: Where, joined: Optional[Fore
     # @environment values that no render can change are shown as plain env; the others
     # travel in vars.metaflow.steps (the launcher sets them inside the task).
     env.update((k, v) for k, v in task.environment if _plain(v))
-    out = script_task(task.name, env, "--step %s" % task.name, description=step_description(ctx, task))
+    out = script_task(ctx, task.name, env, "--step %s" % task.name, description=step_description(ctx, task))
     if task.retry.total_retries:
         # Kestra 2.0 wants a retry interval of at least 1 ms (retrys/Constant.java@v2.0.0).
         seconds = int(task.retry.minutes_between * 60)

@@ -70,7 +70,8 @@ def deploy_options(obj, plan: Plan, tags=(), namespace=None, code_package: bool 
 
 def target(plan: Plan, conn: Connection, fid: str, version: int, max_workers: int = 16,
            workflow_timeout: Optional[int] = None, python: Optional[str] = None,
-           webhook_keys: Tuple[Tuple[str, str], ...] = ()) -> KestraTarget:
+           webhook_keys: Tuple[Tuple[str, str], ...] = (), task_runner: str = "process",
+           image: Optional[str] = None) -> KestraTarget:
     from metaflow.util import get_username
 
     labels = {LABEL_FLOW: plan.flow_name}
@@ -86,6 +87,8 @@ def target(plan: Plan, conn: Connection, fid: str, version: int, max_workers: in
         webhook_secret=os.environ.get("KESTRA_WEBHOOK_SECRET") or None,
         labels=tuple(sorted(labels.items())),
         webhook_keys=webhook_keys,
+        task_runner=task_runner,
+        image=image,
     )
 
 
