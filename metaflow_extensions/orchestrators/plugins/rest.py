@@ -17,6 +17,7 @@ import httpx
 _MAX_DETAIL = 500
 # How long a wait tolerates a 404 for a just-started run: engines store runs asynchronously.
 _NOT_FOUND_GRACE = 10.0
+_QUICK_POLL = 0.1  # seconds between polls right after a run changed (see _follow)
 
 
 class EngineError(Exception):
@@ -104,11 +105,17 @@ class RestClient:
         """Poll ``fetch`` until ``ended``; ``on_update`` whenever ``fingerprint`` changed
         (live progress). A 404 in the first seconds is "not stored yet" (engines queue a
         run before it is readable), not an error. After ``max_wait`` seconds, raise
-        :class:`EngineTimeout`: the run itself keeps going on the engine."""
+        :class:`EngineTimeout`: the run itself keeps going on the engine.
+
+        The interval adapts: right after a change (a task started or ended, so the run may
+        be about to end) it is ``_QUICK_POLL``, and it grows back to ``poll`` while nothing
+        changes. A run is seen ending within a fraction of a second instead of up to
+        ``poll`` later, and a long quiet step costs no more requests than before."""
         start = time.monotonic()
         deadline = None if max_wait is None else start + max_wait
         last: Any = None
         current: Optional[Dict[str, Any]] = None
+        interval = min(poll, _QUICK_POLL)
         while True:
             try:
                 current = fetch()
@@ -117,15 +124,19 @@ class RestClient:
                     raise
             else:
                 mark = fingerprint(current)
-                if on_update is not None and mark != last:
-                    on_update(current)
+                if mark != last:
+                    if on_update is not None:
+                        on_update(current)
+                    interval = min(poll, _QUICK_POLL)
+                else:
+                    interval = min(poll, interval * 1.5)
                 last = mark
                 if ended(current):
                     return current
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 raise EngineTimeout(timeout_message(current))
-            time.sleep(max(0.0, min(poll, deadline - now) if deadline is not None else poll))
+            time.sleep(max(0.0, min(interval, deadline - now) if deadline is not None else interval))
 
     # ---- transport, retries, errors --------------------------------------------------------
     def _send(self, method: str, path: str, subject: str, **kwargs: Any) -> httpx.Response:
