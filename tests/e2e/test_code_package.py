@@ -7,18 +7,14 @@ working directory and runs Metaflow, this extension and the flow's helper module
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-_TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [os.path.join(_TESTS, "kestra"), os.path.join(_TESTS, "windmill")]
-import kestra_e2e as ke  # noqa: E402
-import windmill_e2e as we  # noqa: E402
+import engines  # tests/e2e/engines.py
+from engines import HELPER
 
 pytestmark = [pytest.mark.e2e]
 
-HELPER = "def double(x):\n    return 2 * x\n"
 FLOW = '''
 from metaflow import FlowSpec, Parameter, step
 
@@ -58,30 +54,17 @@ if __name__ == "__main__":
 '''
 
 
-def _targets():
-    for engine, module in (("kestra", ke), ("windmill", we)):
-        for param in module.server_params():
-            yield pytest.param((engine, param.values[0]), id="%s-%s" % (engine, param.id), marks=param.marks)
+REAL_CASES = {"test_a_flow_whose_directory_is_gone_runs_from_its_code_package"}  # CI time
 
 
-REAL_CASES = {"test_a_flow_whose_directory_is_gone_runs_from_its_code_package"}  # CI time: see test_resume.py
+@pytest.fixture(scope="module", params=list(engines.params()))
+def engine_target(request):
+    yield from engines.start(request)
 
 
 @pytest.fixture
 def target(request, engine_target):
-    if getattr(engine_target[1], "real", False) and request.node.originalname not in REAL_CASES:
-        pytest.skip("on the real engine only %s runs (CI time); this case runs on every emulator" % sorted(REAL_CASES))
-    return engine_target
-
-
-@pytest.fixture(scope="module", params=list(_targets()))
-def engine_target(request):
-    engine, which = request.param
-    module = ke if engine == "kestra" else we
-    with module.start_server(which) as server:
-        if getattr(server, "real", False) and not getattr(server, "local", False):
-            pytest.skip("the datastore of this test is a local directory the server's worker does not see")
-        yield engine, server, module
+    return engines.only_on_real(engine_target, request, REAL_CASES)
 
 
 # Metaflow's own runtime dependencies (its setup.py `install_requires`: requests, boto3 for S3)
@@ -118,13 +101,6 @@ def _copy(tmp_path):
     return src
 
 
-def _cli(engine, server, src, *args):
-    proc = subprocess.run([sys.executable, str(src / "two_module.py"), "--no-pylint", engine, *args],
-                          capture_output=True, text=True, env={**os.environ, **server.env()}, timeout=600, cwd=str(src))
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return proc
-
-
 def _package_files():
     root = os.path.join(os.environ["METAFLOW_DATASTORE_SYSROOT_LOCAL"], ".metaflow", "TwoModuleFlow", "data")
     return {os.path.join(d, f): os.stat(os.path.join(d, f)).st_mtime_ns for d, _, fs in os.walk(root) for f in fs
@@ -132,17 +108,15 @@ def _package_files():
 
 
 def test_a_flow_whose_directory_is_gone_runs_from_its_code_package(target, tmp_path, monkeypatch):
-    from metaflow import Deployer, DeployedFlow, Run
+    from metaflow import DeployedFlow, Run
 
-    engine, server, module = target
     src = _copy(tmp_path)
-    deployed = getattr(Deployer(str(src / "two_module.py"), show_output=False,
-                                env={**os.environ, **server.env()}), engine)().create(worker_python=module.WORKER_PYTHON)
+    deployed = target.deployer(src / "two_module.py")
     shutil.rmtree(src)
     # Started without the flow file: the deployment rebuilt from what the engine stores.
-    for key, value in server.env().items():
+    for key, value in target.server.env().items():
         monkeypatch.setenv(key, value)
-    run = getattr(DeployedFlow, "from_%s" % engine)(deployed.name).trigger(n=4)
+    run = getattr(DeployedFlow, "from_%s" % target.engine)(deployed.name).trigger(n=4)
     assert run.wait_for_completion(check_interval=1, timeout=300) == "SUCCEEDED"
     done = Run("TwoModuleFlow/%s" % run.run.id)
     assert done["join"].task.data.total == 12
@@ -157,29 +131,26 @@ def test_a_flow_whose_directory_is_gone_runs_from_its_code_package(target, tmp_p
 def test_a_worker_with_only_python_and_metaflows_dependencies_runs_the_flow(target, tmp_path, bare_python):
     """The worker's interpreter has neither Metaflow nor this package: both come from the
     code package (pitfalls A5/W10: no `pip install` per task, no shared checkout)."""
-    from metaflow import Deployer, Run
+    from metaflow import Run
 
-    engine, server, _ = target
     src = _copy(tmp_path)
-    deployer = getattr(Deployer(str(src / "two_module.py"), show_output=False, env={**os.environ, **server.env()}),
-                       engine)()
-    run = deployer.create(worker_python=bare_python).trigger(n=2)
+    run = target.deployer(src / "two_module.py", worker_python=bare_python).trigger(n=2)
     assert run.wait_for_completion(check_interval=1, timeout=300) == "SUCCEEDED"
     assert Run("TwoModuleFlow/%s" % run.run.id)["join"].task.data.total == 2
 
 
 def test_the_package_is_stored_once_and_the_document_names_no_local_path(target, tmp_path):
-    engine, server, _ = target
     src = _copy(tmp_path)
-    _cli(engine, server, src, "create")
+    flow = src / "two_module.py"
+    target.cli(flow, "create")
     stored = _package_files()
-    _cli(engine, server, src, "create")
+    target.cli(flow, "create")
     assert _package_files() == stored, "re-deploying an unchanged flow stored something new"
     out = tmp_path / "doc.txt"
-    _cli(engine, server, src, "compile", str(out))
+    target.cli(flow, "compile", str(out))
     text = out.read_text()
     assert str(src) not in text and str(tmp_path) not in text
     assert "sha1sum -c" in text and "two_module.py" in text
     (src / "helper.py").write_text(HELPER + "# changed in %s\n" % tmp_path.name)  # unique: the store is shared
-    _cli(engine, server, src, "create")
+    target.cli(flow, "create")
     assert len(_package_files()) == len(stored) + 1, "a changed flow must store a new package"

@@ -6,18 +6,12 @@ while a file says so (never by editing the flow). Every execution of a task appe
 run and task to ``executed.log`` next to the flow: a cloned task never appears there under
 the new run, and its artifacts are the origin task's.
 """
-import os
-import subprocess
-import sys
 import time
 from collections import Counter
 
 import pytest
 
-_TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [os.path.join(_TESTS, "kestra"), os.path.join(_TESTS, "windmill")]
-import kestra_e2e as ke  # noqa: E402
-import windmill_e2e as we  # noqa: E402
+import engines  # tests/e2e/engines.py
 
 pytestmark = [pytest.mark.e2e]
 
@@ -110,55 +104,18 @@ EVERY_TASK = {"start/t", "branch_a/t", "branch_b/t", "outer_step/t-0", "outer_st
               "leaf/t-1-0", "leaf/t-1-1", "inner_join/t-0", "inner_join/t-1", "outer_join/t", "merge/t", "end/t"}
 
 
-class Target:
-    """One engine server and how to reach it from the flow's CLI and the Deployer."""
-
-    def __init__(self, engine, server, module):
-        self.engine, self.server, self.module = engine, server, module
-
-    def env(self):
-        return {**os.environ, **self.server.env()}
-
-    def deployer(self, path):
-        from metaflow import Deployer
-
-        deployer = getattr(Deployer(str(path), show_output=False, env=self.env()), self.engine)()
-        return deployer.create(worker_python=self.module.WORKER_PYTHON)
-
-    def cli(self, path, *args, check=True):
-        proc = subprocess.run([sys.executable, str(path), "--no-pylint", self.engine, *args], capture_output=True,
-                              text=True, env=self.env(), timeout=600)
-        if check and proc.returncode != 0:
-            raise AssertionError("%s failed:\n%s\n%s" % (args, proc.stdout[-3000:], proc.stderr[-3000:]))
-        return proc
-
-
-def _targets():
-    for engine, module in (("kestra", ke), ("windmill", we)):
-        for param in module.server_params():
-            yield pytest.param((engine, param.values[0]), id="%s-%s" % (engine, param.id), marks=param.marks)
-
-
-# On the real engine (a session per major, within CI's time budget) the most complete case runs;
-# every case runs on each emulator.
+# On the real engine the most complete case runs (CI time); every case runs on each emulator.
 REAL_CASES = {"test_resume_of_a_failed_run_clones_what_succeeded"}
+
+
+@pytest.fixture(scope="module", params=list(engines.params()))
+def engine_target(request):
+    yield from engines.start(request)
 
 
 @pytest.fixture
 def target(request, engine_target):
-    if getattr(engine_target.server, "real", False) and request.node.originalname not in REAL_CASES:
-        pytest.skip("on the real engine only %s runs (CI time); this case runs on every emulator" % sorted(REAL_CASES))
-    return engine_target
-
-
-@pytest.fixture(scope="module", params=list(_targets()))
-def engine_target(request):
-    engine, which = request.param
-    module = ke if engine == "kestra" else we
-    with module.start_server(which) as server:
-        if not getattr(server, "local", not getattr(server, "real", False)):
-            pytest.skip("the flow lives in pytest's tmp_path, which this server's worker does not see")
-        yield Target(engine, server, module)
+    return engines.only_on_real(engine_target, request, REAL_CASES)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 _TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, _TESTS)
 import s3server  # noqa: E402
+from engines import HELPER  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("s3")]
 
@@ -102,7 +103,7 @@ def test_package_and_artifacts_travel_through_s3(engine, s3, tmp_path):
     env = _env(s3, server_env, tmp_path)
     src = tmp_path / "src"
     src.mkdir()
-    (src / "helper.py").write_text("def double(x):\n    return 2 * x\n")
+    (src / "helper.py").write_text(HELPER)
     (src / "s3_flow.py").write_text(FLOW + "# deployed from %s\n" % tmp_path.name)  # a package of its own
     out = tmp_path / "doc.txt"
     for args in (["create"], ["compile", str(out)]):
