@@ -11,47 +11,10 @@ import subprocess
 import pytest
 
 import engines  # tests/e2e/engines.py
-from engines import HELPER
+from engines import HELPER, TWO_MODULE_FLOW as FLOW
 
 pytestmark = [pytest.mark.e2e]
 
-FLOW = '''
-from metaflow import FlowSpec, Parameter, step
-
-from helper import double
-
-
-class TwoModuleFlow(FlowSpec):
-    n = Parameter("n", default=3, type=int)
-
-    @step
-    def start(self):
-        import helper
-        import metaflow
-        from metaflow_extensions.orchestrators.plugins.runtime import entry
-
-        self.files = [metaflow.__file__, entry.__file__, helper.__file__]
-        self.items = list(range(self.n))
-        self.next(self.body, foreach="items")
-
-    @step
-    def body(self):
-        self.value = double(self.input)
-        self.next(self.join)
-
-    @step
-    def join(self, inputs):
-        self.total = sum(i.value for i in inputs)
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    TwoModuleFlow()
-'''
 
 
 REAL_CASES = {"test_a_flow_whose_directory_is_gone_runs_from_its_code_package"}  # CI time

@@ -13,40 +13,10 @@ import pytest
 _TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, _TESTS)
 import s3server  # noqa: E402
-from engines import HELPER  # noqa: E402
+from engines import HELPER, TWO_MODULE_FLOW as FLOW  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("s3")]
 
-FLOW = '''
-from metaflow import FlowSpec, step
-
-from helper import double
-
-
-class S3Flow(FlowSpec):
-    @step
-    def start(self):
-        self.items = [1, 2, 3]
-        self.next(self.body, foreach="items")
-
-    @step
-    def body(self):
-        self.value = double(self.input)
-        self.next(self.join)
-
-    @step
-    def join(self, inputs):
-        self.total = sum(i.value for i in inputs)
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    S3Flow()
-'''
 
 
 @pytest.fixture(scope="module")
@@ -104,10 +74,11 @@ def test_package_and_artifacts_travel_through_s3(engine, s3, tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     (src / "helper.py").write_text(HELPER)
-    (src / "s3_flow.py").write_text(FLOW + "# deployed from %s\n" % tmp_path.name)  # a package of its own
+    # A flow name of its own (the local datastore must hold nothing of it) and a package of its own.
+    (src / "two_module.py").write_text(FLOW.replace("TwoModuleFlow", "S3Flow") + "# deployed from %s\n" % tmp_path.name)
     out = tmp_path / "doc.txt"
     for args in (["create"], ["compile", str(out)]):
-        proc = subprocess.run([sys.executable, str(src / "s3_flow.py"), "--no-pylint", name, *args],
+        proc = subprocess.run([sys.executable, str(src / "two_module.py"), "--no-pylint", name, *args],
                               capture_output=True, text=True, env=env, timeout=600)
         assert proc.returncode == 0, proc.stderr[-2000:]
     assert "s3://%s/metaflow/S3Flow/data/" % s3server.BUCKET in out.read_text()
@@ -122,7 +93,7 @@ def test_package_and_artifacts_travel_through_s3(engine, s3, tmp_path):
                           cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
     status, run_id, total = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert status == "SUCCEEDED" and total == 12
+    assert status == "SUCCEEDED" and total == 6
 
     flow_root = os.path.join(s3.root, s3server.BUCKET, "metaflow", "S3Flow")
     assert os.path.isdir(os.path.join(flow_root, run_id, "join")), "the run's artifacts are not in S3"
