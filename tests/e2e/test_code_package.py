@@ -27,7 +27,7 @@ def engine_target(request):
 
 @pytest.fixture
 def target(request, engine_target):
-    return engines.only_on_real(engine_target, request, REAL_CASES)
+    return engines.subset(engine_target, request, REAL_CASES)
 
 
 # Metaflow's own runtime dependencies (its setup.py `install_requires`: requests, boto3 for S3)

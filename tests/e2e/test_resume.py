@@ -104,8 +104,10 @@ EVERY_TASK = {"start/t", "branch_a/t", "branch_b/t", "outer_step/t-0", "outer_st
               "leaf/t-1-0", "leaf/t-1-1", "inner_join/t-0", "inner_join/t-1", "outer_join/t", "merge/t", "end/t"}
 
 
-# On the real engine the most complete case runs (CI time); every case runs on each emulator.
-REAL_CASES = {"test_resume_of_a_failed_run_clones_what_succeeded"}
+# On the real engines and the Kestra 1.x emulator (CI time): the most complete case, and the
+# resume of a successful run (every task a clone). Every case runs on the other emulators.
+REAL_CASES = {"test_resume_of_a_failed_run_clones_what_succeeded",
+              "test_resume_of_a_successful_run_clones_everything"}
 
 
 @pytest.fixture(scope="module", params=list(engines.params()))
@@ -115,7 +117,7 @@ def engine_target(request):
 
 @pytest.fixture
 def target(request, engine_target):
-    return engines.only_on_real(engine_target, request, REAL_CASES)
+    return engines.subset(engine_target, request, REAL_CASES)
 
 
 @pytest.fixture
