@@ -28,6 +28,17 @@ class FlowValidationError(Exception):
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that rejects duplicate keys (Jackson STRICT_DUPLICATE_DETECTION, kestra.md §2.2)."""
 
+    def compose_node(self, parent, index):
+        """An alias is its anchor's NAME, a string, not the anchored value: Kestra reads flows
+        with Jackson's YAMLFactory (core/.../serializers/JacksonMapper.java@v1.3.25 `ofYaml`),
+        whose parser turns an alias event into a string token of the anchor name. Seen on the
+        real 1.3.31 and 2.0.0 engines: `message: *msg` is stored as "msg"
+        (tests/emulators/kestra/test_kestra_parsing.py, the same case on both)."""
+        if self.check_event(yaml.events.AliasEvent):
+            event = self.get_event()
+            return yaml.ScalarNode("tag:yaml.org,2002:str", event.anchor, event.start_mark, event.end_mark)
+        return super().compose_node(parent, index)
+
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Dict[Any, Any]:
     loader.flatten_mapping(node)

@@ -5,6 +5,7 @@ import textwrap
 
 import pytest
 
+from kestra_helpers import Emulator, flow
 from metaflow_orchestrators.emulators.kestra.parser import FlowValidationError, parse_flow
 
 SHELL = """  - id: {id}
@@ -258,3 +259,33 @@ def test_yaml_1_2_scalars(version):
     # Jackson: `no`/`yes`/`on` are strings, so they are valid task ids.
     flow = parse_flow(doc("tasks:\n  - {id: no, type: io.kestra.plugin.core.log.Log, message: on}\n"), version)
     assert flow["tasks"][0]["id"] == "no" and flow["tasks"][0]["message"] == "on"
+
+
+ALIASED = """tasks:
+  - id: a
+    type: io.kestra.plugin.core.log.Log
+    message: &msg hello
+  - id: b
+    type: io.kestra.plugin.core.log.Log
+    message: *msg
+"""
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_yaml_alias_is_its_anchor_name(version):
+    """Jackson's YAML parser reads an alias as the anchor's name (JacksonMapper.ofYaml@v1.3.25)."""
+    tasks = parse_flow(doc(ALIASED), version)["tasks"]
+    assert [t["message"] for t in tasks] == ["hello", "msg"]
+
+
+@pytest.fixture(scope="module", params=[1, 2])
+def both_servers(request, tmp_path_factory):
+    target = Emulator(request.param, str(tmp_path_factory.mktemp("alias%d" % request.param)))
+    yield target
+    target.close()
+
+
+def test_a_yaml_alias_is_stored_as_its_anchor_name(both_servers):
+    """The same document through `POST /flows`, on the emulators and the real engines."""
+    stored = both_servers.client.deploy_ok(flow("aliased", ALIASED))
+    assert [t["message"] for t in stored["tasks"]] == ["hello", "msg"]
