@@ -11,8 +11,6 @@ from collections import Counter
 
 import pytest
 
-import engines  # tests/e2e/engines.py
-
 pytestmark = [pytest.mark.e2e]
 
 FLOW = '''
@@ -108,16 +106,6 @@ EVERY_TASK = {"start/t", "branch_a/t", "branch_b/t", "outer_step/t-0", "outer_st
 # resume of a successful run (every task a clone). Every case runs on the other emulators.
 REAL_CASES = {"test_resume_of_a_failed_run_clones_what_succeeded",
               "test_resume_of_a_successful_run_clones_everything"}
-
-
-@pytest.fixture(scope="module", params=list(engines.params()))
-def engine_target(request):
-    yield from engines.start(request)
-
-
-@pytest.fixture
-def target(request, engine_target):
-    return engines.subset(engine_target, request, REAL_CASES)
 
 
 @pytest.fixture

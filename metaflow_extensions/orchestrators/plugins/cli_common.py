@@ -146,6 +146,19 @@ def write_json(path: str, content: Dict[str, Any]) -> None:
         json.dump(content, f)
 
 
+def record_run(obj, kw: Dict[str, Any], name: str, run_id: str) -> str:
+    """Write the run's id where ``--run-id-file`` and the Deployer's attribute file ask, before
+    any waiting (the Deployer blocks on that file); returns the run's pathspec."""
+    pathspec = "%s/%s" % (obj.flow.name, run_id)
+    if kw.get("run_id_file"):
+        with open(kw["run_id_file"], "w") as f:
+            f.write(run_id)
+    if kw.get("deployer_attribute_file"):
+        write_json(kw["deployer_attribute_file"], {"name": name, "metadata": obj.metadata.metadata_str(),
+                                                   "pathspec": pathspec})
+    return pathspec
+
+
 class EngineCommands:
     """The shared commands of one engine's group."""
 
@@ -266,15 +279,7 @@ class EngineCommands:
         inputs = self.inputs(obj, kw) if inputs is None else inputs
         with conn.client() as client:
             engine_id = engine.start(client, conn, name, inputs, resume=resume)
-            run_id = engine.run_id(engine_id)
-            pathspec = "%s/%s" % (obj.flow.name, run_id)
-            # Written before waiting: the Deployer blocks on this file.
-            if kw.get("run_id_file"):
-                with open(kw["run_id_file"], "w") as f:
-                    f.write(run_id)
-            if kw.get("deployer_attribute_file"):
-                write_json(kw["deployer_attribute_file"], {"name": name, "metadata": obj.metadata.metadata_str(),
-                                                           "pathspec": pathspec})
+            pathspec = record_run(obj, kw, name, engine.run_id(engine_id))
             resuming = ", resuming %s" % resume.origin_run_id if resume else ""
             obj.echo("Run *%s* started on %s (%s%s)." % (pathspec, engine.title, self.run_word(engine_id), resuming),
                      bold=True)

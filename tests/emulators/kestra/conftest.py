@@ -2,7 +2,7 @@
 real Kestra (KESTRA_HOST, or kestra_helpers.use_real_server)."""
 import pytest
 
-from kestra_helpers import real_server
+from kestra_helpers import Emulator, real_server
 
 
 def pytest_configure(config):
@@ -20,3 +20,11 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(pytest.mark.real_kestra)  # the suite runs against the real server
         if "emulator_internals" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="module", params=[1, 2])
+def both(request, tmp_path_factory):
+    """The conformance target of each major version: the emulator, or the real server."""
+    target = Emulator(request.param, str(tmp_path_factory.mktemp("both%d" % request.param)))
+    yield target
+    target.close()

@@ -27,13 +27,6 @@ def v2(tmp_path_factory):
     e.close()
 
 
-@pytest.fixture(scope="module", params=[1, 2])
-def both(request, tmp_path_factory):
-    e = Emulator(request.param, str(tmp_path_factory.mktemp("eb%d" % request.param)))
-    yield e
-    e.close()
-
-
 def run(target, flow_id, body, inputs=None):
     target.client.deploy_ok(flow(flow_id, body))
     return target.client.run("conformance", flow_id, inputs)

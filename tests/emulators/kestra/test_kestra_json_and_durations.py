@@ -3,16 +3,7 @@ JSON drops null map entries, and 2.0 wants every retry duration positive. Hand-w
 expectations from the cited source; they run on the emulator and, unchanged, on a real server."""
 from __future__ import annotations
 
-import pytest
-
-from kestra_helpers import PROCESS, Emulator, flow, messages
-
-
-@pytest.fixture(scope="module", params=[1, 2])
-def both(request, tmp_path_factory):
-    e = Emulator(request.param, str(tmp_path_factory.mktemp("jd%d" % request.param)))
-    yield e
-    e.close()
+from kestra_helpers import PROCESS, flow, messages
 
 
 def test_json_drops_null_map_entries_but_keeps_list_items(both):

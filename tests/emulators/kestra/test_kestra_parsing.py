@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from kestra_helpers import Emulator, flow
+from kestra_helpers import flow
 from metaflow_orchestrators.emulators.kestra.parser import FlowValidationError, parse_flow
 
 SHELL = """  - id: {id}
@@ -278,14 +278,7 @@ def test_a_yaml_alias_is_its_anchor_name(version):
     assert [t["message"] for t in tasks] == ["hello", "msg"]
 
 
-@pytest.fixture(scope="module", params=[1, 2])
-def both_servers(request, tmp_path_factory):
-    target = Emulator(request.param, str(tmp_path_factory.mktemp("alias%d" % request.param)))
-    yield target
-    target.close()
-
-
-def test_a_yaml_alias_is_stored_as_its_anchor_name(both_servers):
+def test_a_yaml_alias_is_stored_as_its_anchor_name(both):
     """The same document through `POST /flows`, on the emulators and the real engines."""
-    stored = both_servers.client.deploy_ok(flow("aliased", ALIASED))
+    stored = both.client.deploy_ok(flow("aliased", ALIASED))
     assert [t["message"] for t in stored["tasks"]] == ["hello", "msg"]

@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from metaflow._vendor import click
 
-from ..cli_common import write_json
+from ..cli_common import record_run
 from ..engine import Deployed, DeploymentFacts, Engine, Failure, RunSummary, StepState, check_owner
 from . import deployment as dep
 from . import events
@@ -82,14 +82,7 @@ class KestraEngine(Engine):
                 raise ValueError("run %s ended %s: %s; resume without --in-place to start a new run that clones "
                                  "what succeeded" % (origin_run_id, state, refused))
             execution = client.restart(execution_id)
-            pathspec = "%s/%s" % (obj.flow.name, self.run_id(execution["id"]))
-            if kw.get("deployer_attribute_file"):
-                write_json(kw["deployer_attribute_file"], {"name": execution.get("flowId", ""),
-                                                           "metadata": obj.metadata.metadata_str(),
-                                                           "pathspec": pathspec})
-            if kw.get("run_id_file"):
-                with open(kw["run_id_file"], "w") as f:
-                    f.write(self.run_id(execution["id"]))
+            pathspec = record_run(obj, kw, execution.get("flowId", ""), self.run_id(execution["id"]))
             obj.echo("Run *%s* resumed on Kestra (execution %s restarted in place)." % (pathspec, execution["id"]),
                      bold=True)
             if kw.get("wait"):

@@ -20,7 +20,6 @@ import copy
 import hashlib
 import hmac
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -31,7 +30,7 @@ from ..plan.model import Sequence
 from ..plan.visit import BlockVisitor
 from ..plan.queries import (first_step, input_switch_heads, recursive_input_heads, require_defaults,
                             switch_heads_at_scope)
-from ..code_package import URL_VAR, bootstrap_lines
+from ..code_package import bootstrap_lines
 from ..runtime.resume import LABEL_ORIGIN
 from ..runtime.spec import DeployOptions, check_task_value, flow_part, init_part, step_part
 from . import profiles
@@ -255,18 +254,12 @@ def task_runner(ctx: _Context) -> Dict[str, Any]:
                         "not see the flow file on this machine")
     _check_plain("--image", target.image)
     runner: Dict[str, Any] = {"type": DOCKER_RUNNER}
-    shared = sorted(p for p in (_local_sysroot(ctx.deploy), ctx.deploy.metadata_sysroot) if p)
+    shared = sorted(p for p in (ctx.deploy.local_sysroot(), ctx.deploy.metadata_sysroot) if p)
     if shared:
         for path in shared:
             _check_plain("the local datastore's path", path)
         runner["volumes"] = ["%s:%s" % (path, path) for path in shared]
     return {"taskRunner": runner, "containerImage": target.image}
-
-
-def _local_sysroot(deploy: DeployOptions) -> Optional[str]:
-    if deploy.datastore == "local" and deploy.datastore_root:
-        return os.path.dirname(deploy.datastore_root.rstrip("/"))
-    return None
 
 
 def script_task(ctx: _Context, task_id: str, env: Dict[str, str], argument: str,
@@ -276,7 +269,7 @@ def script_task(ctx: _Context, task_id: str, env: Dict[str, str], argument: str,
         task["description"] = description
     task.update(copy.deepcopy(ctx.runner))
     task["env"] = env
-    fetch = bootstrap_lines() if URL_VAR in env else []
+    fetch = bootstrap_lines() if ctx.deploy.code_package is not None else []
     task["commands"] = fetch + ["%s %s" % (COMMAND, argument)]
     return task
 

@@ -230,12 +230,10 @@ def run_step_with_logs(command: Command, spec: Dict[str, Any], rt) -> int:
 def report_clone(spec: Dict[str, Any], rt) -> bool:
     """In a resumed run: if the run's init cloned this task, report what the clone recorded
     instead of running the step again."""
-    task_id = own_task_id(spec, rt)
-    values = resume.cloned_report(spec, run_id(spec, rt), task_id)
+    values = resume.cloned_report(spec, run_id(spec, rt), own_task_id(spec, rt))
     if values is None:
         return False
-    print("Task %s/%s/%s/%s was cloned from run %s: not run again."
-          % (spec["flow_name"], run_id(spec, rt), spec["step"], task_id, rt.origin_run))
+    print("Task %s was cloned from run %s: not run again." % (values["pathspec"], rt.origin_run))
     reporter.get(spec.get("reporter") or "file")(values)
     return True
 

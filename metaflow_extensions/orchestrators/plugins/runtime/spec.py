@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -45,6 +46,13 @@ class DeployOptions:
     # worker's environment may not say (Windmill clears it).
     metadata_sysroot: Optional[str] = None
     extra: Dict[str, Any] = field(default_factory=dict)
+
+    def local_sysroot(self) -> Optional[str]:
+        """A local datastore's sysroot (the parent of its ``.metaflow``), which a worker must
+        see at the same path; None for other datastores."""
+        if self.datastore == "local" and self.datastore_root:
+            return os.path.dirname(self.datastore_root.rstrip("/"))
+        return None
 
 
 def top_level_options(plan: Plan, deploy: DeployOptions, decospecs=()) -> List[str]:

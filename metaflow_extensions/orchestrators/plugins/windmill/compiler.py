@@ -166,11 +166,10 @@ def shared_spec(plan: Plan, deploy: DeployOptions) -> Dict[str, Any]:
     """The spec part every task shares. Windmill clears a job's environment
     (bash_executor.rs ``env_clear``), so a local datastore's root travels with it."""
     part = flow_part(plan, deploy)
-    if deploy.datastore == "local" and deploy.datastore_root:
-        import os
-
+    sysroot = deploy.local_sysroot()
+    if sysroot:
         env = dict(part.get("env") or {})
-        env.setdefault("METAFLOW_DATASTORE_SYSROOT_LOCAL", os.path.dirname(deploy.datastore_root.rstrip("/")))
+        env.setdefault("METAFLOW_DATASTORE_SYSROOT_LOCAL", sysroot)
         part["env"] = env
     return part
 
