@@ -13,7 +13,7 @@ from .executor import Runner
 from .flowables import errors_finally_ids
 from .model import FLOWABLE_TYPES, RESTART_AS_RUNNABLE
 from .inputs import resolve_inputs
-from .parser import iter_tasks, label_items, parse_flow
+from .parser import label_items, parse_flow
 from .pebble import Renderer
 from .records import Execution, TaskRun, iso, now
 

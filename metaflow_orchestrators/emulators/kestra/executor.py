@@ -19,7 +19,7 @@ from .flowables import FlowablesMixin
 from .pebble import PebbleError, Renderer, is_truthy, render_data, to_text, without_null_entries
 from .records import Execution, State, TaskRun, final_state, iso, now
 from .defaults import merge
-from .scope import Interrupt, Scope
+from .scope import Scope
 from .scripts import build_spec, new_workdir, run_attempt
 
 MAX_THREADS = 32

@@ -33,9 +33,8 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Dict, List, Optional
 
-from . import model as m
 from .durations import parse_duration
-from .pebble import PebbleError, is_truthy, render_data, to_text
+from .pebble import PebbleError, is_truthy, to_text
 from .records import TaskRun, now
 from .scope import Scope
 

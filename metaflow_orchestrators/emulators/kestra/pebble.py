@@ -516,13 +516,13 @@ def _escape_char(value: Any, kind: Any = None) -> Any:
 
 
 def _base64encode(value: Any) -> Any:
-    """Pebble core `base64encode` (UTF-8 bytes, standard alphabet; io.pebbletemplates 3.2 CoreExtension)."""
-    import base64
+    """Pebble core `base64encode`: UTF-8 bytes, standard alphabet
+    (io/pebbletemplates/pebble/extension/core/Base64EncoderFilter.java@4.1.2, registered by CoreExtension,
+    which Kestra's engine keeps)."""
     return None if value is None else base64.b64encode(to_text(value).encode("utf-8")).decode("ascii")
 
 
 def _base64decode(value: Any) -> Any:
-    import base64
     return None if value is None else base64.b64decode(to_text(value)).decode("utf-8")
 
 
@@ -549,9 +549,6 @@ _FILTERS: Dict[str, Callable[..., Any]] = {
     "lower": lambda v: to_text(v).lower(),
     "trim": lambda v: to_text(v).strip(),
     "join": _join,
-    # Pebble core (io/pebbletemplates/pebble/extension/core/Base64EncoderFilter.java@4.1.2,
-    # registered by CoreExtension, which Kestra's engine keeps): UTF-8 bytes of the text.
-    "base64encode": lambda v: base64.b64encode(to_text(v).encode("utf-8")).decode("ascii"),
     "first": lambda v: v[0] if v else None,
     "last": lambda v: v[-1] if v else None,
     "startsWith": lambda v, p: to_text(v).startswith(p),

@@ -124,6 +124,18 @@ def runs(exe: Dict[str, Any], task_id: str) -> List[Dict[str, Any]]:
     return [t for t in exe.get("taskRunList") or [] if t["taskId"] == task_id]
 
 
+def wait_task_running(client: "Client", execution_id: str, task_id: str, timeout: float = 10.0) -> None:
+    """Wait until the task's one run is RUNNING, so that a kill reaches its process.
+
+    A real worker emits the RUNNING attempt just before it registers the callable a kill reaches;
+    a kill that lands between its `killedExecution` check and that registration is missed and the
+    task runs to its end (worker/.../DefaultWorker.java@v1.3.25 `run`, `callJob`)."""
+    deadline = time.monotonic() + timeout
+    while [t["state"]["current"] for t in runs(client.execution(execution_id), task_id)] != ["RUNNING"] \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def one(exe: Dict[str, Any], task_id: str) -> Dict[str, Any]:
     found = runs(exe, task_id)
     assert len(found) == 1, (task_id, found)

@@ -7,7 +7,8 @@ import time
 import httpx
 import pytest
 
-from kestra_helpers import PROCESS, Client, Emulator, error_text, flow, messages, one, runs, state_of
+from kestra_helpers import (PROCESS, Client, Emulator, error_text, flow, messages, one, runs, state_of,
+                            wait_task_running)
 
 AUTH = ("admin@example.com", "s3cret")
 
@@ -209,9 +210,7 @@ def test_kill_running_execution(emu):
     emu.client.deploy_ok(flow("killme", SLOW))
     exe_id = emu.client.trigger("conformance", "killme").json()["id"]
     emu.client.wait(exe_id, states={"RUNNING"})
-    deadline = time.monotonic() + 10
-    while not runs(emu.client.execution(exe_id), "slow") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_task_running(emu.client, exe_id, "slow")
     started = time.monotonic()
     r = action(emu, exe_id, "kill")
     assert r.status_code in (200, 202)

@@ -4,13 +4,12 @@ copy, the webserver jar not being on Maven Central). Each case cites the rule it
 emulator and, unchanged, on a real server (KESTRA_HOST): see kestra_helpers."""
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
-from kestra_helpers import (PROCESS, Emulator, flow, iterations, messages, one, outputs_of, runs, state_of,
-                            tree, tree_messages, tree_runs)
+from kestra_helpers import (PROCESS, Emulator, flow, iterations, messages, one, runs, state_of, tree_messages,
+                            wait_task_running)
 
 
 @pytest.fixture(scope="module")
@@ -442,9 +441,7 @@ tasks:
   - {id: s, type: io.kestra.plugin.scripts.shell.Commands, taskRunner: %s, commands: ["sleep 30"]}
 """ % PROCESS))
     exe_id = both.client.trigger("conformance", "restart_killed").json()["id"]
-    deadline = time.monotonic() + 10
-    while not runs(both.client.execution(exe_id), "s") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_task_running(both.client, exe_id, "s")
     assert action(both, exe_id, "kill").status_code in (200, 202)
     assert both.client.wait(exe_id)["state"]["current"] == "KILLED"
     r = action(both, exe_id, "restart")

@@ -1,8 +1,6 @@
 """Requests and responses checked with openapi-core against Windmill's OpenAPI 1.743 spec."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from wmcontract import openapi, shared_specs_dir, wrap
@@ -112,7 +110,6 @@ def test_schedules(wm, completed):
 
 def test_a_response_that_breaks_the_contract_is_detected(wm, completed):
     """The checker itself must be able to fail: a job without required fields is refused."""
-    from openapi_core.templating.paths.exceptions import PathNotFound  # noqa: F401
     path, job = completed
     response = wm.http.get(wm.w("jobs_u/get/" + job["id"]))
     response._content = b'{"type": "CompletedJob", "id": "not-a-uuid"}'

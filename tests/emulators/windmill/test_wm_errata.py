@@ -3,8 +3,6 @@ expectation taken from Windmill's source (cited per case, `path@v1.788.0`). The 
 unchanged against a real Windmill when WINDMILL_HOST is set (marker `real_windmill`)."""
 from __future__ import annotations
 
-import time
-
 from wmhelpers import bash, echo, flow, forloop, js, python, static
 
 

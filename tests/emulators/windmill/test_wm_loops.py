@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from wmhelpers import bash, echo, emit_json, flow, forloop, js, python, static
+from wmhelpers import bash, echo, emit_json, flow, forloop, js, static
 
 
 def test_sequential_loop_result_is_ordered_array(wm):

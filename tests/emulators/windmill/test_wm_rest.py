@@ -8,7 +8,7 @@ import uuid
 
 import httpx
 
-from wmhelpers import TOKEN, bash, echo, flow, js, static
+from wmhelpers import TOKEN, bash, echo, flow, js
 
 
 def test_missing_or_wrong_token_is_401(wm):

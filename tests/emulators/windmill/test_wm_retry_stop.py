@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from metaflow_orchestrators.emulators.windmill.retry import max_attempts, retry_delay
 from wmhelpers import bash, echo, flow, js, python, static
 

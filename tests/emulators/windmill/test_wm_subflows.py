@@ -2,7 +2,7 @@
 stop_after_all_iters_if (windmill.md §2.2, §2.3, §3)."""
 from __future__ import annotations
 
-from wmhelpers import bash, echo, emit_json, flow, forloop, js, static
+from wmhelpers import bash, echo, emit_json, flow, forloop, js
 
 
 def test_flow_module_runs_a_deployed_flow_as_its_own_root(wm):

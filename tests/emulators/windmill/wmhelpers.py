@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, List, Optional
 
 import httpx
 
