@@ -211,12 +211,13 @@ class EngineCommands:
         engine = self.engine
 
         @self.group.command(help="Compile this flow to a %s workflow without deploying it." % engine.title)
-        @click.argument("file", required=False, type=click.File("w"), default="-")
+        @click.argument("file", required=False, type=click.File("w", lazy=True), default="-")
         @functools.partial(self.deploy, server=False)
         @click.pass_obj
         @self.errors
         def compile(obj, file, **kw):
-            file.write(engine.compile_text(obj, deploy_plan(obj, kw), kw))
+            text = engine.compile_text(obj, deploy_plan(obj, kw), kw)
+            file.write(text)  # opens the (lazy) file only now: a failed compile leaves no file
 
     def add_create(self) -> None:
         engine = self.engine

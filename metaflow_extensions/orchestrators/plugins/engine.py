@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from .plan import Capabilities, Plan
+from .plan.errors import PlanError
 from .runtime import ids
 from .runtime.resume import ResumeRequest
 
@@ -232,10 +233,14 @@ def deploy_options(engine: str, obj, plan: Plan, tags=(), namespace=None, code_p
 
     proj = plan.project
     flow_file = os.path.abspath(sys.argv[0])
+    environments = step_environments(obj)
+    check_environments(environments, obj.flow_datastore.TYPE, code_package)
     return DeployOptions(
         engine=engine,
         flow_file=flow_file,
         code_package=build_and_upload(obj, flow_file) if code_package else None,
+        environments=environments,
+        env=package_root(obj) if environments else (),
         metadata_sysroot=_metadata_sysroot(obj),
         metadata=obj.metadata.TYPE,
         datastore=obj.flow_datastore.TYPE,
@@ -250,6 +255,47 @@ def deploy_options(engine: str, obj, plan: Plan, tags=(), namespace=None, code_p
         production=bool(proj and proj.production),
         owner=get_username(),
     )
+
+
+def step_environments(obj) -> Tuple[Tuple[str, str], ...]:
+    """(step, environment id) of every step with an enabled @conda/@pypi environment, as
+    Metaflow's conda environment names them (CondaEnvironment.get_environment ``id_``)."""
+    environment = obj.environment
+    if environment.TYPE not in ("conda", "pypi"):
+        return ()
+    found = []
+    for step in obj.flow:
+        env_id = environment.get_environment(step).get("id_")
+        if env_id:
+            found.append((step.name, env_id))
+    return tuple(found)
+
+
+def check_environments(environments: Sequence[Tuple[str, str]], datastore: str, code_package: bool) -> None:
+    """@conda/@pypi steps are built on the worker from what the deploy stores, as on Argo
+    Workflows: refuse, in one line, what could not work there."""
+    if not environments:
+        return
+    steps = ", ".join(step for step, _ in environments)
+    if not code_package:
+        raise PlanError("the @conda/@pypi steps (%s) need the code package, which carries their environments' "
+                        "manifest: drop --no-code-package" % steps)
+    if datastore == "local":
+        raise PlanError("the @conda/@pypi steps (%s) need a remote datastore (--datastore=s3): the deploy caches "
+                        "their packages there and each task builds its environment from them; Metaflow caches "
+                        "none in a local datastore" % steps)
+
+
+def package_root(obj) -> Tuple[Tuple[str, str], ...]:
+    """Where the deploy cached the environments' packages (metaflow/plugins/pypi/__init__.py
+    ``_datastore_packageroot``: Metaflow's config, else ``<datastore sysroot>/conda``), which a
+    task's bootstrap reads from its own config: passed on, since a worker's config may not say."""
+    from metaflow.plugins import DATASTORES
+    from metaflow.plugins.pypi import _datastore_packageroot
+
+    kind = obj.flow_datastore.TYPE
+    storage = next(d for d in DATASTORES if d.TYPE == kind)
+    return (("METAFLOW_CONDA_PACKAGE_%sROOT" % kind.upper(), _datastore_packageroot(storage, lambda *a, **k: None)),)
 
 
 def _metadata_sysroot(obj) -> Optional[str]:

@@ -233,6 +233,7 @@ def base_env(ctx: _Context, part: str, execution_id: str) -> Dict[str, str]:
     return env
 
 
+SHELL_TASK = "io.kestra.plugin.scripts.shell.Commands"
 PROCESS_RUNNER = "io.kestra.plugin.core.runner.Process"
 DOCKER_RUNNER = "io.kestra.plugin.scripts.runner.docker.Docker"
 
@@ -264,7 +265,7 @@ def task_runner(ctx: _Context) -> Dict[str, Any]:
 
 def script_task(ctx: _Context, task_id: str, env: Dict[str, str], argument: str,
                 description: Optional[str] = None) -> Dict[str, Any]:
-    task: Dict[str, Any] = {"id": task_id, "type": "io.kestra.plugin.scripts.shell.Commands"}
+    task: Dict[str, Any] = {"id": task_id, "type": SHELL_TASK}
     if description:
         task["description"] = description
     task.update(copy.deepcopy(ctx.runner))
@@ -452,6 +453,10 @@ def step_description(ctx: _Context, task: StepTask) -> str:
         res = ", ".join("%s=%s" % (k, v) for k, v in vars(task.resources).items() if v is not None)
         if res:
             lines.append("@resources: %s (not enforced by the Process task runner)" % res)
+    env_id = dict(ctx.deploy.environments).get(task.name)
+    if env_id:
+        lines.append("@conda/@pypi: runs in the environment `%s`, which Metaflow's bootstrap builds in the task "
+                     "from the packages the deploy cached in the datastore (the worker needs micromamba)" % env_id)
     if task.retry.total_retries:
         lines.append("attempts: %d (@retry%s)" % (task.retry.total_attempts, " + @catch" if task.catch else ""))
     return "\n\n".join(lines)

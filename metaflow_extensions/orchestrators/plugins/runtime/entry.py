@@ -17,7 +17,7 @@ import subprocess
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-from . import cards, ids, reporter, resume, task_logs, windmill
+from . import cards, environments, ids, reporter, resume, task_logs, windmill
 from .launcher import (Command, LaunchError, RuntimeValues, assemble, build_command, decode_spec, own_task_id,
                        run_id, top_option)
 
@@ -196,6 +196,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     if spec.get("kind") == "step":
         if rt.origin_run and report_clone(spec, rt):
             return 0
+        if spec.get("conda_env"):
+            try:
+                command = environments.enter(spec, command, os.getcwd())
+            except LaunchError as ex:
+                print("metaflow-orchestrators: cannot start the task: %s" % ex, file=sys.stderr)
+                return 2
+            os.environ.update(command.env)
         return run_step_with_logs(command, spec, rt)
     if _same_interpreter(command.argv[0]):
         code = run_flow_in_process(command.argv[1:])

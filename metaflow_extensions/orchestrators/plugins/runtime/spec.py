@@ -45,6 +45,9 @@ class DeployOptions:
     # Local metadata with another datastore: where the metadata lives (its sysroot), which a
     # worker's environment may not say (Windmill clears it).
     metadata_sysroot: Optional[str] = None
+    # (step, environment id) of the @conda/@pypi steps: each task builds its step's environment
+    # from the code package and runs the step in it (runtime/environments.py).
+    environments: Tuple[Tuple[str, str], ...] = ()
     extra: Dict[str, Any] = field(default_factory=dict)
 
     def local_sysroot(self) -> Optional[str]:
@@ -131,6 +134,7 @@ def step_part(plan: Plan, task: StepTask, deploy: DeployOptions) -> Dict[str, An
         "max_user_code_retries": task.retry.user_code_retries,
         "attempts": task.retry.total_attempts if task.retry.total_attempts > 1 else None,
         "env": dict(task.environment),
+        "conda_env": dict(deploy.environments).get(task.name),
     })
 
 
