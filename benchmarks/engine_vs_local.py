@@ -9,6 +9,11 @@ loading, ``show``). Each emulator runs as its own process, whose peak resident m
 the ``--wait`` client's are printed too (from /proc and getrusage).
 
     python benchmarks/engine_vs_local.py [--widths 12 60] [--reps 3] [--engines kestra1 kestra2 windmill]
+                                         [--wide 1000] [--concurrent 50] [--only-extra]
+
+``--wide N`` adds one run of an N-wide foreach per engine (the emulator's and the client's peak
+memory); ``--concurrent N`` triggers N runs of one deployment at once per engine and checks
+that every one ended successfully with its own artifact.
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 PY = sys.executable
 WIDE_FLOW = '''
@@ -147,6 +152,104 @@ def width_table(width: int, reps: int, emulators: List[Emulator], base_env: Dict
         print("        %-10s %.2f s  ratio %.2fx" % (emu.engine, median, median / local))
 
 
+CONCURRENT_FLOW = '''
+from metaflow import FlowSpec, Parameter, step
+
+
+class ManyFlow(FlowSpec):
+    n = Parameter("n", type=int, default=0)
+
+    @step
+    def start(self):
+        self.out = self.n * 2
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    ManyFlow()
+'''
+
+
+def client_run(argv: List[str], env: Dict[str, str], cwd: str) -> Tuple[float, float]:
+    """Wall time and the process's own peak resident memory (MB), from wait4's rusage."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError("%s failed:\n%s" % (" ".join(argv[:4]), proc.stderr.read().decode()[-2000:]))
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def wide_run(width: int, emulators: List[Emulator], base_env: Dict[str, str], work: str) -> None:
+    """One run of a very wide foreach per engine: does it finish, and what memory it takes."""
+    path = os.path.join(work, "wide_%d.py" % width)
+    with open(path, "w") as f:
+        f.write(WIDE_FLOW % {"width": width})
+    for emu in emulators:
+        argv = [PY, path, "--no-pylint", emu.engine.rstrip("12"), "run", "--wait", "--worker-python=%s" % PY]
+        elapsed, client = client_run(argv, dict(base_env, **emu.env), work)
+        print("W=%d (%d tasks) on %s: %.0f s; emulator peak resident memory %.0f MB, --wait client %.0f MB"
+              % (width, width + 7, emu.engine, elapsed, emu.peak_rss_mb(), client))
+
+
+def concurrent_runs(count: int, emulators: List[Emulator], base_env: Dict[str, str], work: str) -> None:
+    """``count`` runs triggered at once on one deployment: all must finish, none lost, each
+    with its own artifact (read back with the Metaflow client)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = os.path.join(work, "many.py")
+    with open(path, "w") as f:
+        f.write(CONCURRENT_FLOW)
+    for emu in emulators:
+        env = dict(base_env, **emu.env)
+        engine = emu.engine.rstrip("12")
+        timed([PY, path, "--no-pylint", engine, "create", "--worker-python=%s" % PY], env, work)
+        start = time.perf_counter()
+
+        def trigger(i: int) -> str:
+            id_file = os.path.join(work, "many-%s-%d.id" % (emu.engine, i))
+            timed([PY, path, "--no-pylint", engine, "trigger", "--run-param", "n=%d" % i, "--run-id-file", id_file],
+                  env, work)
+            with open(id_file) as f:
+                return f.read().strip()
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            run_ids = list(pool.map(trigger, range(count)))
+        triggered = time.perf_counter() - start
+        ok = wait_for_runs(run_ids, env, deadline=time.time() + 900)
+        print("%d runs at once on %s: triggered in %.0f s, all ended %.0f s after the first trigger; %d/%d "
+              "successful with their own artifact" % (count, emu.engine, triggered, time.perf_counter() - start,
+                                                      ok, count))
+
+
+def wait_for_runs(run_ids: List[str], env: Dict[str, str], deadline: float) -> int:
+    """How many runs ended successfully with ``out == 2 * n`` (the Metaflow client, in a
+    subprocess that sees the benchmark's datastore)."""
+    probe = ("import json, sys, time\n"
+             "from metaflow import Run, namespace\n"
+             "namespace(None)\n"
+             "ids, deadline, ok = json.loads(sys.argv[1]), float(sys.argv[2]), {}\n"
+             "while len(ok) < len(ids) and time.time() < deadline:\n"
+             "    for i, rid in enumerate(ids):\n"
+             "        if i in ok: continue\n"
+             "        try: run = Run('ManyFlow/' + rid)\n"
+             "        except Exception: continue\n"
+             "        if run.finished: ok[i] = bool(run.successful and run.data.out == 2 * i)\n"
+             "    time.sleep(1)\n"
+             "print(sum(ok.values()))\n")
+    import json
+
+    out = subprocess.run([PY, "-c", probe, json.dumps(run_ids), str(deadline)], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    return int(out.strip().splitlines()[-1])
+
+
 def compile_time(base_env: Dict[str, str], work: str, reps: int) -> None:
     path = os.path.join(work, "long_300.py")
     with open(path, "w") as f:
@@ -155,8 +258,12 @@ def compile_time(base_env: Dict[str, str], work: str, reps: int) -> None:
     show = statistics.median(timed([PY, path, "--no-pylint", "show"], base_env, work) for _ in range(reps))
     comp = statistics.median(timed([PY, path, "--no-pylint", "kestra", "compile", out], base_env, work)
                              for _ in range(reps))
-    print("compile 300 steps: kestra compile %.2f s, Metaflow's flow loading (show) %.2f s, ours %.2f s, %d KB"
-          % (comp, show, comp - show, os.path.getsize(out) // 1024))
+    size = os.path.getsize(out) // 1024
+    bare = statistics.median(timed([PY, path, "--no-pylint", "kestra", "compile", "--no-code-package", out],
+                                   base_env, work) for _ in range(reps))
+    print("compile 300 steps: kestra compile %.2f s, Metaflow's flow loading (show) %.2f s, ours %.2f s, %d KB; "
+          "of ours, building and storing the code package (Metaflow's MetaflowPackage) %.2f s, the rest %.2f s"
+          % (comp, show, comp - show, size, comp - bare, bare - show))
 
 
 def main() -> None:
@@ -164,6 +271,9 @@ def main() -> None:
     parser.add_argument("--widths", type=int, nargs="+", default=[12, 60])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--engines", nargs="+", default=["kestra1", "kestra2", "windmill"])
+    parser.add_argument("--wide", type=int, default=0, help="also one run of a foreach this wide per engine")
+    parser.add_argument("--concurrent", type=int, default=0, help="also this many runs triggered at once per engine")
+    parser.add_argument("--only-extra", action="store_true", help="skip the ratio tables and the compile time")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="mfo-engine-bench-")
     base_env = dict(os.environ, USERNAME=os.environ.get("USERNAME", "bench"), METAFLOW_DEFAULT_DATASTORE="local",
@@ -174,9 +284,14 @@ def main() -> None:
                                                                                   args.reps))
     emulators = [Emulator(engine, work) for engine in args.engines]
     try:
-        for width in args.widths:
-            width_table(width, args.reps, emulators, base_env, work)
-        compile_time(base_env, work, args.reps)
+        if not args.only_extra:
+            for width in args.widths:
+                width_table(width, args.reps, emulators, base_env, work)
+            compile_time(base_env, work, args.reps)
+        if args.wide:
+            wide_run(args.wide, emulators, base_env, work)
+        if args.concurrent:
+            concurrent_runs(args.concurrent, emulators, base_env, work)
         for emu in emulators:
             print("%s emulator peak resident memory: %.0f MB" % (emu.engine, emu.peak_rss_mb()))
         client = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
