@@ -408,3 +408,34 @@ def test_5xx_on_trigger_is_never_retried():
             c.trigger("ns", "f", inputs={"a": 1})
     assert calls.count(("POST", "/api/v1/main/executions/ns/f")) == 1
     assert "503" in str(err.value) and "the flow ns.f" in str(err.value)
+
+
+class _Counting(httpx.HTTPTransport):
+    """A real transport that remembers the paths it was asked for."""
+
+    def __init__(self):
+        super().__init__()
+        self.paths = []
+
+    def handle_request(self, request):
+        self.paths.append(request.url.path)
+        return super().handle_request(request)
+
+
+def test_ended_loop_iterations_are_read_once(server):
+    if server.major < 2:
+        pytest.skip("1.x ForEach iterations are task runs of the execution itself")
+    transport = _Counting()
+    with KestraClient(server.url, username=USER, password=PASSWORD, timeout=10, transport=transport) as client:
+        deploy(client, "looper", "\n".join([
+            "id: looper", "namespace: %s" % NS, "tasks:",
+            "  - id: each", "    type: io.kestra.plugin.core.flow.Loop", "    values: [1, 2, 3, 4, 5]",
+            "    tasks:", "      - {id: hi, type: io.kestra.plugin.core.log.Log, message: hi}"]))
+        done = run(client, "looper")
+        first = client.task_runs(done["id"], outputs=False)
+        assert sorted(str(r["loopValue"]) for r in first if r["taskId"] == "hi") == ["1", "2", "3", "4", "5"]
+        transport.paths.clear()
+        again = client.task_runs(done["id"], done, outputs=False)
+        assert [r["state"] for r in again] == [r["state"] for r in first]
+        # One search for the iterations, nothing more: each ended iteration was read once.
+        assert [p.rsplit("/", 1)[-1] for p in transport.paths] == ["search"]

@@ -82,6 +82,8 @@ class KestraClient(RestClient):
         host, url_user, url_password = split_userinfo(host.strip().rstrip("/"))
         self._tenant = tenant
         self._version: Optional[Version] = None
+        # Ended Loop iterations, each with the iterations under it, by id (loop_executions).
+        self._ended_iterations: Dict[str, List[Dict[str, Any]]] = {}
         username = username if username is not None else url_user
         password = password if password is not None else url_password
         headers: Dict[str, str] = {}
@@ -234,17 +236,33 @@ class KestraClient(RestClient):
         """2.x: the executions of the Loop iterations under this one, at any depth. Each
         iteration is an execution of kind ``LOOP`` whose ``parentId`` is the execution that
         ran the Loop, and the parent's ``taskRunList`` never lists its task runs
-        (``Execution.loopExecution``@v2.0.0); search by kind and parent, then read each."""
+        (``Execution.loopExecution``@v2.0.0); search by kind and parent, then read each.
+
+        An iteration that ended, with every iteration under it, is not read or searched again
+        while the search shows it in that same state: its task runs are final (a restart
+        changes its state first). Following a wide Loop reads only what still runs."""
         if self.major < 2:
             return []
         found: List[Dict[str, Any]] = []
-        pending = [execution_id]
-        while pending:
-            parent = pending.pop(0)
-            for light in self._search_all({"filters[kind][EQUALS]": "LOOP", "filters[parentId][EQUALS]": parent}):
-                found.append(self.get_execution(light["id"]))
-                pending.append(light["id"])
+        for light in self._iterations_of(execution_id):
+            found += self._subtree(light)
         return found
+
+    def _iterations_of(self, parent: str) -> List[Dict[str, Any]]:
+        return self._search_all({"filters[kind][EQUALS]": "LOOP", "filters[parentId][EQUALS]": parent})
+
+    def _subtree(self, light: Dict[str, Any]) -> List[Dict[str, Any]]:
+        """The iteration ``light`` (a search result), read whole, then the iterations under it."""
+        known = self._ended_iterations.get(light["id"])
+        if known is not None and known[0].get("state") == light.get("state"):
+            return known
+        execution = self.get_execution(light["id"])
+        tree = [execution]
+        for child in self._iterations_of(light["id"]):
+            tree += self._subtree(child)
+        if execution.get("state") == light.get("state") and all(_current_state(e) in TERMINAL_STATES for e in tree):
+            self._ended_iterations[light["id"]] = tree
+        return tree
 
     def _search_all(self, filters: Dict[str, str], size: int = 100) -> List[Dict[str, Any]]:
         results: List[Dict[str, Any]] = []
