@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from engines import HELPER, TWO_MODULE_FLOW as FLOW
+from shipped_flows import HELPER, TWO_MODULE_FLOW as FLOW
 
 pytestmark = [pytest.mark.e2e]
 

@@ -13,7 +13,7 @@ import pytest
 _TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, _TESTS)
 import s3server  # noqa: E402
-from engines import HELPER, TWO_MODULE_FLOW as FLOW  # noqa: E402
+from shipped_flows import HELPER, TWO_MODULE_FLOW as FLOW  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("s3")]
 

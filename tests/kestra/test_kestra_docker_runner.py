@@ -12,55 +12,20 @@ import sys
 
 import pytest
 
+from shipped_flows import HELPER, TWO_MODULE_FLOW
+
 pytestmark = [
     pytest.mark.real_kestra,
     pytest.mark.skipif(not (os.environ.get("KESTRA_HOST") and os.environ.get("KESTRA_DOCKER_IMAGE")),
                        reason="needs KESTRA_HOST and KESTRA_DOCKER_IMAGE: a Kestra that runs Docker tasks"),
 ]
 
-HELPER = "def double(x):\n    return 2 * x\n"
-FLOW = '''
-from metaflow import FlowSpec, Parameter, step
-
-from helper import double
-
-
-class DockerRunnerFlow(FlowSpec):
-    n = Parameter("n", default=3, type=int)
-
-    @step
-    def start(self):
-        import metaflow
-
-        self.where = metaflow.__file__
-        self.items = list(range(self.n))
-        self.next(self.body, foreach="items")
-
-    @step
-    def body(self):
-        self.value = double(self.input)
-        self.next(self.join)
-
-    @step
-    def join(self, inputs):
-        self.total = sum(i.value for i in inputs)
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == "__main__":
-    DockerRunnerFlow()
-'''
-
 
 def test_a_two_module_flow_runs_in_containers_of_the_worker_image(tmp_path):
     from metaflow import Run, namespace
 
     (tmp_path / "helper.py").write_text(HELPER)
-    (tmp_path / "flow.py").write_text(FLOW)
+    (tmp_path / "flow.py").write_text(TWO_MODULE_FLOW)
     id_file = tmp_path / "run-id"
     done = subprocess.run(
         [sys.executable, "flow.py", "--no-pylint", "kestra", "run", "--task-runner", "docker",
@@ -68,8 +33,9 @@ def test_a_two_module_flow_runs_in_containers_of_the_worker_image(tmp_path):
          "--wait"], cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     namespace(None)
-    run = Run("DockerRunnerFlow/%s" % id_file.read_text().strip())
+    run = Run("TwoModuleFlow/%s" % id_file.read_text().strip())
     assert run.successful and run["join"].task.data.total == 12
-    # Metaflow came from the code package unpacked in the container, not from this machine.
-    assert "/.mf_code/metaflow/" in run["start"].task.data.where
-    assert str(tmp_path) not in run["start"].task.data.where
+    # Metaflow and the helper came from the code package unpacked in the container.
+    metaflow_file, _, helper_file = run["start"].task.data.files
+    assert "/.mf_code/metaflow/" in metaflow_file
+    assert str(tmp_path) not in metaflow_file and str(tmp_path) not in helper_file
