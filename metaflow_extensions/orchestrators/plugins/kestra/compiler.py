@@ -454,7 +454,7 @@ def step_description(ctx: _Context, task: StepTask) -> str:
         res = ", ".join("%s=%s" % (k, v) for k, v in vars(task.resources).items() if v is not None)
         if res:
             lines.append("@resources: %s (not enforced by the Process task runner)" % res)
-    env_id = dict(ctx.deploy.environments).get(task.name)
+    env_id = ctx.deploy.environment_of(task.name)
     if env_id:
         lines.append("@conda/@pypi: runs in the environment `%s`, which Metaflow's bootstrap builds in the task "
                      "from the packages the deploy cached in the datastore (the worker needs micromamba)" % env_id)

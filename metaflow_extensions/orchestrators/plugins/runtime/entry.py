@@ -184,8 +184,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         rt = runtime_values(args)
         command: Command = build_command(spec, rt)
     except (LaunchError, ValueError, KeyError, windmill.WindmillLookupError, resume.ResumeError) as ex:
-        print("metaflow-orchestrators: cannot start the task: %s" % ex, file=sys.stderr)
-        return 2
+        return cannot_start(ex)
     if args.dry_run:
         print(json.dumps({"argv": command.argv, "env": command.env, "files": sorted(command.files)}))
         return 0
@@ -200,8 +199,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             try:
                 command = environments.enter(spec, command, os.getcwd())
             except LaunchError as ex:
-                print("metaflow-orchestrators: cannot start the task: %s" % ex, file=sys.stderr)
-                return 2
+                return cannot_start(ex)
             os.environ.update(command.env)
         return run_step_with_logs(command, spec, rt)
     if _same_interpreter(command.argv[0]):
@@ -213,6 +211,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     sys.stdout.flush()
     os.execvpe(command.argv[0], command.argv, dict(os.environ))
     return 0  # not reached
+
+
+def cannot_start(ex: Exception) -> int:
+    """One line on stderr, exit 2: the task could not start (bad spec or input, no environment)."""
+    print("metaflow-orchestrators: cannot start the task: %s" % ex, file=sys.stderr)
+    return 2
 
 
 def run_step_with_logs(command: Command, spec: Dict[str, Any], rt) -> int:

@@ -57,6 +57,10 @@ class DeployOptions:
             return os.path.dirname(self.datastore_root.rstrip("/"))
         return None
 
+    def environment_of(self, step: str) -> Optional[str]:
+        """The @conda/@pypi environment id the step runs in, if any."""
+        return dict(self.environments).get(step)
+
 
 def top_level_options(plan: Plan, deploy: DeployOptions, decospecs=()) -> List[str]:
     """Options before the subcommand, as Argo/SFN build them (``--with`` first)."""
@@ -134,7 +138,7 @@ def step_part(plan: Plan, task: StepTask, deploy: DeployOptions) -> Dict[str, An
         "max_user_code_retries": task.retry.user_code_retries,
         "attempts": task.retry.total_attempts if task.retry.total_attempts > 1 else None,
         "env": dict(task.environment),
-        "conda_env": dict(deploy.environments).get(task.name),
+        "conda_env": deploy.environment_of(task.name),
     })
 
 
