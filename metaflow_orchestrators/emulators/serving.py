@@ -37,7 +37,12 @@ class RunningServer:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """A listening TCP socket. Its protocol must be IPPROTO_TCP, not 0: asyncio turns Nagle's
+    algorithm off (TCP_NODELAY) only on connections whose ``proto`` is IPPROTO_TCP
+    (``base_events._set_nodelay``), and with it on, every response after a connection's
+    first waited ~40 ms for the client's delayed ACK (uvicorn writes headers and body
+    apart). Kestra's Netty server has TCP_NODELAY on by default."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)

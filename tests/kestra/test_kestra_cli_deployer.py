@@ -271,7 +271,7 @@ class ResumableFlow(FlowSpec):
         self.value = 41
         self.next(self.middle)
 
-    @retry(times=1)
+    @retry(times=1, minutes_between_retries=0)
     @step
     def middle(self):
         if not os.path.exists(MARKER):

@@ -37,6 +37,11 @@ final class Front {
     }
 
     void bind(int port) throws IOException {
+        // The JDK server leaves Nagle's algorithm on unless told (sun.net.httpserver.ServerConfig
+        // reads this property once, when the server classes load): it writes a response's headers
+        // and body apart, so every response after a connection's first waited ~40 ms for the
+        // client's delayed ACK. Kestra's own webserver (Netty) has TCP_NODELAY on.
+        System.setProperty("sun.net.httpserver.nodelay", "true");
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 256);
         server.setExecutor(Executors.newCachedThreadPool(r -> {
             Thread t = new Thread(r, "real-kestra-http");
