@@ -439,3 +439,30 @@ def test_ended_loop_iterations_are_read_once(server):
         assert [r["state"] for r in again] == [r["state"] for r in first]
         # One search for the iterations, nothing more: each ended iteration was read once.
         assert [p.rsplit("/", 1)[-1] for p in transport.paths] == ["search"]
+
+
+def test_wait_shows_loop_iterations_as_they_end(server):
+    """2.x iterations are executions of their own and the Loop's task run stays RUNNING while
+    they run: ``wait`` still reports each iteration's task run while the Loop runs, not only
+    once it ended."""
+    if server.major < 2:
+        pytest.skip("1.x ForEach iterations are task runs of the execution itself")
+    with KestraClient(server.url, username=USER, password=PASSWORD, timeout=10) as client:
+        deploy(client, "paced", "\n".join([
+            "id: paced", "namespace: %s" % NS, "tasks:",
+            "  - id: each", "    type: io.kestra.plugin.core.flow.Loop", "    values: [1, 2, 3]",
+            "    tasks:", "      - id: nap", "        type: io.kestra.plugin.scripts.shell.Commands",
+            "        taskRunner: %s" % PROCESS, "        commands: ['sleep 0.5']"]))
+        seen_while_looping = set()
+
+        def on_update(execution):
+            runs = client.task_runs(execution["id"], execution, outputs=False)
+            if any(r["taskId"] == "each" and r["state"]["current"] == "RUNNING" for r in runs):
+                seen_while_looping.update(str(r["loopValue"]) for r in runs
+                                          if r["taskId"] == "nap" and r["state"]["current"] == "SUCCESS")
+
+        execution = client.trigger(NS, "paced")
+        done = client.wait(execution["id"], max_wait=30, poll=0.05, on_update=on_update)
+    assert done["state"]["current"] == "SUCCESS"
+    # Iterations 1 and 2 ended while the Loop still ran (the third ends the Loop).
+    assert {"1", "2"} <= seen_while_looping

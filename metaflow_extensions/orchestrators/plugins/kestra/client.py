@@ -82,8 +82,8 @@ class KestraClient(RestClient):
         host, url_user, url_password = split_userinfo(host.strip().rstrip("/"))
         self._tenant = tenant
         self._version: Optional[Version] = None
-        # Ended Loop iterations, each with the iterations under it, by id (loop_executions).
-        self._ended_iterations: Dict[str, List[Dict[str, Any]]] = {}
+        # Loop iterations read, each with the iterations under it, by id (loop_executions).
+        self._iterations_read: Dict[str, List[Dict[str, Any]]] = {}
         username = username if username is not None else url_user
         password = password if password is not None else url_password
         headers: Dict[str, str] = {}
@@ -238,9 +238,12 @@ class KestraClient(RestClient):
         ran the Loop, and the parent's ``taskRunList`` never lists its task runs
         (``Execution.loopExecution``@v2.0.0); search by kind and parent, then read each.
 
-        An iteration that ended, with every iteration under it, is not read or searched again
-        while the search shows it in that same state: its task runs are final (a restart
-        changes its state first). Following a wide Loop reads only what still runs."""
+        An iteration is not read or searched again while the search shows it in the state it
+        had when read, if it had ended with every iteration under it (its task runs are final;
+        a restart changes its state first) or had no iteration under it. The second rule is
+        what lets ``wait`` follow a wide Loop: each iteration is read when it starts and when
+        it ends, not at every update; the steps inside a running multi-step iteration show
+        when that iteration ends."""
         if self.major < 2:
             return []
         found: List[Dict[str, Any]] = []
@@ -253,15 +256,16 @@ class KestraClient(RestClient):
 
     def _subtree(self, light: Dict[str, Any]) -> List[Dict[str, Any]]:
         """The iteration ``light`` (a search result), read whole, then the iterations under it."""
-        known = self._ended_iterations.get(light["id"])
-        if known is not None and known[0].get("state") == light.get("state"):
+        known = self._iterations_read.get(light["id"])
+        if known is not None and _same_state(known[0], light):
             return known
         execution = self.get_execution(light["id"])
         tree = [execution]
         for child in self._iterations_of(light["id"]):
             tree += self._subtree(child)
-        if execution.get("state") == light.get("state") and all(_current_state(e) in TERMINAL_STATES for e in tree):
-            self._ended_iterations[light["id"]] = tree
+        if _same_state(execution, light) and (
+                len(tree) == 1 or all(_current_state(e) in TERMINAL_STATES for e in tree)):
+            self._iterations_read[light["id"]] = tree
         return tree
 
     def _search_all(self, filters: Dict[str, str], size: int = 100) -> List[Dict[str, Any]]:
@@ -374,8 +378,17 @@ class KestraClient(RestClient):
         execution itself keeps running on Kestra."""
         return self._follow(lambda: self.get_execution(execution_id),
                             lambda execution: _current_state(execution) in TERMINAL_STATES,
-                            _fingerprint, max_wait, poll, on_update,
+                            self._progress_mark, max_wait, poll, on_update,
                             lambda execution: self._timeout_message(execution_id, execution, max_wait))
+
+    def _progress_mark(self, execution: Dict[str, Any]) -> Tuple[Any, ...]:
+        """What ``wait`` compares to see progress: the execution's and its task runs' states,
+        and on 2.x, while it runs, those of its Loop iterations (one search): they are
+        executions of their own, and the Loop's task run stays RUNNING however many ended."""
+        mark = _fingerprint(execution)
+        if self.major >= 2 and _current_state(execution) not in TERMINAL_STATES:
+            mark += tuple((it.get("id"), _current_state(it)) for it in self._iterations_of(execution["id"]))
+        return mark
 
     def _timeout_message(self, execution_id: str, execution: Optional[Dict[str, Any]],
                          max_wait: Optional[float]) -> str:
@@ -438,6 +451,13 @@ def _error_messages(response: httpx.Response) -> List[str]:
 
 def _current_state(execution: Optional[Dict[str, Any]]) -> str:
     return str(((execution or {}).get("state") or {}).get("current") or "")
+
+
+def _same_state(one: Dict[str, Any], other: Dict[str, Any]) -> bool:
+    """Same current state and history; a state's other fields (``duration`` of a running
+    one) can change from one read to the next."""
+    a, b = one.get("state") or {}, other.get("state") or {}
+    return (a.get("current"), a.get("histories")) == (b.get("current"), b.get("histories"))
 
 
 def _fingerprint(execution: Dict[str, Any]) -> Tuple[Any, ...]:
