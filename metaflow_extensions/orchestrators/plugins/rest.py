@@ -18,6 +18,7 @@ _MAX_DETAIL = 500
 # How long a wait tolerates a 404 for a just-started run: engines store runs asynchronously.
 _NOT_FOUND_GRACE = 10.0
 _QUICK_POLL = 0.1  # seconds between polls right after a run changed (see _follow)
+_QUICK_WINDOW = 1.0  # ... for this long after the change, before the interval grows
 
 
 class EngineError(Exception):
@@ -107,15 +108,16 @@ class RestClient:
         run before it is readable), not an error. After ``max_wait`` seconds, raise
         :class:`EngineTimeout`: the run itself keeps going on the engine.
 
-        The interval adapts: right after a change (a task started or ended, so the run may
-        be about to end) it is ``_QUICK_POLL``, and it grows back to ``poll`` while nothing
-        changes. A run is seen ending within a fraction of a second instead of up to
-        ``poll`` later, and a long quiet step costs no more requests than before."""
+        The interval adapts: for ``_QUICK_WINDOW`` after a change (a task started or ended, so
+        the run may be about to end) it is ``_QUICK_POLL``, then it grows back to ``poll`` while
+        nothing changes. A run of short steps is seen ending within ~0.1 s instead of up to
+        ``poll`` later, and a long quiet step costs a few requests more than at ``poll``."""
         start = time.monotonic()
         deadline = None if max_wait is None else start + max_wait
         last: Any = None
         current: Optional[Dict[str, Any]] = None
         interval = min(poll, _QUICK_POLL)
+        changed_at = start
         while True:
             try:
                 current = fetch()
@@ -127,8 +129,8 @@ class RestClient:
                 if mark != last:
                     if on_update is not None:
                         on_update(current)
-                    interval = min(poll, _QUICK_POLL)
-                else:
+                    interval, changed_at = min(poll, _QUICK_POLL), time.monotonic()
+                elif time.monotonic() - changed_at > _QUICK_WINDOW:
                     interval = min(poll, interval * 1.5)
                 last = mark
                 if ended(current):
