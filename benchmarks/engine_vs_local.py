@@ -18,6 +18,7 @@ that every one ended successfully with its own artifact.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import socket
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from typing import Dict, List, Tuple
 
 PY = sys.executable
@@ -94,6 +96,7 @@ class Emulator:
 
     def __init__(self, engine: str, workdir: str):
         self.engine = engine
+        self.cli = engine.rstrip("12")  # the flow's CLI group: kestra or windmill
         port = free_port()
         if engine.startswith("kestra"):
             argv = ["emulate", "kestra", "--port", str(port), "--version", engine[-1]]
@@ -125,6 +128,25 @@ class Emulator:
         self.proc.wait(timeout=30)
 
 
+class RealKestra:
+    """A Kestra server we did not start (KESTRA_HOST, KESTRA_USER, KESTRA_PASSWORD), e.g.
+    ``realservers/kestra/serve 2``: its tasks must see this machine's datastore directory."""
+
+    cli = "kestra"
+
+    def __init__(self, env: Dict[str, str]):
+        self.env = {k: v for k, v in env.items() if k in ("KESTRA_HOST", "KESTRA_USER", "KESTRA_PASSWORD")}
+        with urllib.request.urlopen(env["KESTRA_HOST"].rstrip("/") + "/api/v1/configs", timeout=10) as answer:
+            version = json.load(answer).get("version", "?")
+        self.engine = "kestra %s (real)" % version
+
+    def peak_rss_mb(self) -> float:
+        return float("nan")  # not our process
+
+    def stop(self) -> None:
+        pass
+
+
 def timed(argv: List[str], env: Dict[str, str], cwd: str) -> float:
     start = time.perf_counter()
     proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
@@ -143,7 +165,7 @@ def width_table(width: int, reps: int, emulators: List[Emulator], base_env: Dict
         times["local"].append(timed([PY, path, "--no-pylint", "run"], base_env, work))
         for emu in emulators:
             env = dict(base_env, **emu.env)
-            argv = [PY, path, "--no-pylint", emu.engine.rstrip("12"), "run", "--wait", "--worker-python=%s" % PY]
+            argv = [PY, path, "--no-pylint", emu.cli, "run", "--wait", "--worker-python=%s" % PY]
             times.setdefault(emu.engine, []).append(timed(argv, env, work))
     local = statistics.median(times["local"])
     print("W=%-4d tasks=%-4d local %.2f s" % (width, width + 7, local))
@@ -192,7 +214,7 @@ def wide_run(width: int, emulators: List[Emulator], base_env: Dict[str, str], wo
     with open(path, "w") as f:
         f.write(WIDE_FLOW % {"width": width})
     for emu in emulators:
-        argv = [PY, path, "--no-pylint", emu.engine.rstrip("12"), "run", "--wait", "--worker-python=%s" % PY]
+        argv = [PY, path, "--no-pylint", emu.cli, "run", "--wait", "--worker-python=%s" % PY]
         elapsed, client = client_run(argv, dict(base_env, **emu.env), work)
         print("W=%d (%d tasks) on %s: %.0f s; emulator peak resident memory %.0f MB, --wait client %.0f MB"
               % (width, width + 7, emu.engine, elapsed, emu.peak_rss_mb(), client))
@@ -208,7 +230,7 @@ def concurrent_runs(count: int, emulators: List[Emulator], base_env: Dict[str, s
         f.write(CONCURRENT_FLOW)
     for emu in emulators:
         env = dict(base_env, **emu.env)
-        engine = emu.engine.rstrip("12")
+        engine = emu.cli
         timed([PY, path, "--no-pylint", engine, "create", "--worker-python=%s" % PY], env, work)
         start = time.perf_counter()
 
@@ -243,8 +265,6 @@ def wait_for_runs(run_ids: List[str], env: Dict[str, str], deadline: float) -> i
              "        if run.finished: ok[i] = bool(run.successful and run.data.out == 2 * i)\n"
              "    time.sleep(1)\n"
              "print(sum(ok.values()))\n")
-    import json
-
     out = subprocess.run([PY, "-c", probe, json.dumps(run_ids), str(deadline)], env=env, capture_output=True,
                          text=True, check=True).stdout
     return int(out.strip().splitlines()[-1])
@@ -270,7 +290,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--widths", type=int, nargs="+", default=[12, 60])
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--engines", nargs="+", default=["kestra1", "kestra2", "windmill"])
+    parser.add_argument("--engines", nargs="*", default=["kestra1", "kestra2", "windmill"],
+                        help="emulators to start (none: only the real Kestra at KESTRA_HOST)")
     parser.add_argument("--wide", type=int, default=0, help="also one run of a foreach this wide per engine")
     parser.add_argument("--concurrent", type=int, default=0, help="also this many runs triggered at once per engine")
     parser.add_argument("--only-extra", action="store_true", help="skip the ratio tables and the compile time")
@@ -278,11 +299,12 @@ def main() -> None:
     work = tempfile.mkdtemp(prefix="mfo-engine-bench-")
     base_env = dict(os.environ, USERNAME=os.environ.get("USERNAME", "bench"), METAFLOW_DEFAULT_DATASTORE="local",
                     METAFLOW_DEFAULT_METADATA="local", METAFLOW_DATASTORE_SYSROOT_LOCAL=work)
-    for name in ("KESTRA_HOST", "WINDMILL_HOST"):
+    real = RealKestra(base_env) if base_env.get("KESTRA_HOST") else None
+    for name in ("KESTRA_HOST", "KESTRA_USER", "KESTRA_PASSWORD", "WINDMILL_HOST"):
         base_env.pop(name, None)
     print("machine: %d cores, Python %s; %d interleaved repetitions, medians" % (os.cpu_count(), sys.version.split()[0],
                                                                                   args.reps))
-    emulators = [Emulator(engine, work) for engine in args.engines]
+    emulators: List = [Emulator(engine, work) for engine in args.engines] + ([real] if real else [])
     try:
         if not args.only_extra:
             for width in args.widths:
@@ -293,7 +315,8 @@ def main() -> None:
         if args.concurrent:
             concurrent_runs(args.concurrent, emulators, base_env, work)
         for emu in emulators:
-            print("%s emulator peak resident memory: %.0f MB" % (emu.engine, emu.peak_rss_mb()))
+            if isinstance(emu, Emulator):
+                print("%s emulator peak resident memory: %.0f MB" % (emu.engine, emu.peak_rss_mb()))
         client = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print("largest client process (run --wait, local run, compile) peak resident memory: %.0f MB" % client)
     finally:

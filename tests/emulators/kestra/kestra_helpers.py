@@ -124,16 +124,31 @@ def runs(exe: Dict[str, Any], task_id: str) -> List[Dict[str, Any]]:
     return [t for t in exe.get("taskRunList") or [] if t["taskId"] == task_id]
 
 
+STARTED = "task-process-started"  # what a killable test task prints first (wait_task_running)
+
+
 def wait_task_running(client: "Client", execution_id: str, task_id: str, timeout: float = 10.0) -> None:
-    """Wait until the task's one run is RUNNING, so that a kill reaches its process.
+    """Wait until the task's one run is RUNNING and its process printed ``STARTED``, so that a
+    kill reaches that process.
 
     A real worker emits the RUNNING attempt just before it registers the callable a kill reaches;
     a kill that lands between its `killedExecution` check and that registration is missed and the
-    task runs to its end (worker/.../DefaultWorker.java@v1.3.25 `run`, `callJob`)."""
+    task runs to its end (worker/.../DefaultWorker.java@v1.3.25 `run`, `callJob`). RUNNING alone
+    was not enough once requests stopped taking ~40 ms each: the process's first line comes after
+    the registration."""
     deadline = time.monotonic() + timeout
-    while [t["state"]["current"] for t in runs(client.execution(execution_id), task_id)] != ["RUNNING"] \
-            and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        if [t["state"]["current"] for t in runs(client.execution(execution_id), task_id)] == ["RUNNING"] and \
+                any(STARTED in str(e.get("message")) for e in _logs_now(client, execution_id) if e.get("taskId") == task_id):
+            return
         time.sleep(0.05)
+    raise AssertionError("task %s of execution %s did not start running in %ss" % (task_id, execution_id, timeout))
+
+
+def _logs_now(client: "Client", execution_id: str) -> List[Dict[str, Any]]:
+    r = client.http.get("%s/logs/%s" % (client.prefix, execution_id))
+    assert r.status_code == 200, r.text
+    return r.json()
 
 
 def one(exe: Dict[str, Any], task_id: str) -> Dict[str, Any]:

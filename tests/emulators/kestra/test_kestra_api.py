@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from kestra_helpers import (PROCESS, Client, Emulator, error_text, flow, messages, one, runs, state_of,
-                            wait_task_running)
+                            wait_task_running, STARTED)
 
 AUTH = ("admin@example.com", "s3cret")
 
@@ -199,11 +199,11 @@ tasks:
   - id: slow
     type: io.kestra.plugin.scripts.shell.Commands
     taskRunner: %s
-    commands: ["sleep 30"]
+    commands: ["echo %s", "sleep 30"]
   - id: never
     type: io.kestra.plugin.core.log.Log
     message: unreachable
-""" % PROCESS
+""" % (PROCESS, STARTED)
 
 
 def test_kill_running_execution(emu):

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from kestra_helpers import (PROCESS, Emulator, flow, iterations, messages, one, runs, state_of, tree_messages,
-                            wait_task_running)
+                            wait_task_running, STARTED)
 
 
 @pytest.fixture(scope="module")
@@ -438,8 +438,8 @@ def test_7_restart_killed_refused(both):
     # "Execution must be terminated or paused and not killed to be restarted" (ErrorController@v1.3.25).
     both.client.deploy_ok(flow("restart_killed", """
 tasks:
-  - {id: s, type: io.kestra.plugin.scripts.shell.Commands, taskRunner: %s, commands: ["sleep 30"]}
-""" % PROCESS))
+  - {id: s, type: io.kestra.plugin.scripts.shell.Commands, taskRunner: %s, commands: ["echo %s", "sleep 30"]}
+""" % (PROCESS, STARTED)))
     exe_id = both.client.trigger("conformance", "restart_killed").json()["id"]
     wait_task_running(both.client, exe_id, "s")
     assert action(both, exe_id, "kill").status_code in (200, 202)
