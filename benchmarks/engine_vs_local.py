@@ -2,14 +2,14 @@
 
 For each foreach width W it writes a flow (a static split, one branch a foreach of width W,
 joins: W + 7 tasks) and times, interleaved, ``python flow.py run`` and ``python flow.py
-<engine> run --wait`` on each emulator (Kestra 1.x, 2.x, Windmill; also a real Kestra when
-KESTRA_HOST is set). It prints the median wall time of each and the ratio to local; then
+<engine> run --wait`` on each emulator (Kestra 1.x, 2.x, Windmill; with ``--real-kestra`` also
+the Kestra server at KESTRA_HOST, e.g. ``realservers/kestra/serve 2``). It prints the median wall time of each and the ratio to local; then
 the time to compile a 300-step linear flow (ours: ``compile`` minus Metaflow's own flow
 loading, ``show``). Each emulator runs as its own process, whose peak resident memory and
 the ``--wait`` client's are printed too (from /proc and getrusage).
 
     python benchmarks/engine_vs_local.py [--widths 12 60] [--reps 3] [--engines kestra1 kestra2 windmill]
-                                         [--wide 1000] [--concurrent 50] [--only-extra]
+                                         [--wide 1000] [--concurrent 50] [--only-extra] [--real-kestra]
 
 ``--wide N`` adds one run of an N-wide foreach per engine (the emulator's and the client's peak
 memory); ``--concurrent N`` triggers N runs of one deployment at once per engine and checks
@@ -291,15 +291,20 @@ def main() -> None:
     parser.add_argument("--widths", type=int, nargs="+", default=[12, 60])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--engines", nargs="*", default=["kestra1", "kestra2", "windmill"],
-                        help="emulators to start (none: only the real Kestra at KESTRA_HOST)")
+                        help="emulators to start (none: only the --real-kestra server)")
     parser.add_argument("--wide", type=int, default=0, help="also one run of a foreach this wide per engine")
     parser.add_argument("--concurrent", type=int, default=0, help="also this many runs triggered at once per engine")
+    parser.add_argument("--real-kestra", action="store_true",
+                        help="also the Kestra server at KESTRA_HOST (it runs the benchmark's flows; its tasks must "
+                             "see this machine's datastore directory)")
     parser.add_argument("--only-extra", action="store_true", help="skip the ratio tables and the compile time")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="mfo-engine-bench-")
     base_env = dict(os.environ, USERNAME=os.environ.get("USERNAME", "bench"), METAFLOW_DEFAULT_DATASTORE="local",
                     METAFLOW_DEFAULT_METADATA="local", METAFLOW_DATASTORE_SYSROOT_LOCAL=work)
-    real = RealKestra(base_env) if base_env.get("KESTRA_HOST") else None
+    if args.real_kestra and not base_env.get("KESTRA_HOST"):
+        parser.error("--real-kestra needs KESTRA_HOST (and KESTRA_USER, KESTRA_PASSWORD)")
+    real = RealKestra(base_env) if args.real_kestra else None
     for name in ("KESTRA_HOST", "KESTRA_USER", "KESTRA_PASSWORD", "WINDMILL_HOST"):
         base_env.pop(name, None)
     print("machine: %d cores, Python %s; %d interleaved repetitions, medians" % (os.cpu_count(), sys.version.split()[0],

@@ -452,7 +452,7 @@ def test_wait_shows_loop_iterations_as_they_end(server):
             "id: paced", "namespace: %s" % NS, "tasks:",
             "  - id: each", "    type: io.kestra.plugin.core.flow.Loop", "    values: [1, 2, 3]",
             "    tasks:", "      - id: nap", "        type: io.kestra.plugin.scripts.shell.Commands",
-            "        taskRunner: %s" % PROCESS, "        commands: ['sleep 0.5']"]))
+            "        taskRunner: %s" % PROCESS, "        commands: ['sleep 1.5']"]))
         seen_while_looping = set()
 
         def on_update(execution):
@@ -462,7 +462,8 @@ def test_wait_shows_loop_iterations_as_they_end(server):
                                           if r["taskId"] == "nap" and r["state"]["current"] == "SUCCESS")
 
         execution = client.trigger(NS, "paced")
-        done = client.wait(execution["id"], max_wait=30, poll=0.05, on_update=on_update)
+        done = client.wait(execution["id"], max_wait=60, poll=0.05, on_update=on_update)
     assert done["state"]["current"] == "SUCCESS"
-    # Iterations 1 and 2 ended while the Loop still ran (the third ends the Loop).
+    # Iterations 1 and 2 ended while the Loop still ran (the third ends the Loop): iterations
+    # are searched for at most every second (client.ITERATIONS_REFRESH), each takes 1.5 s.
     assert {"1", "2"} <= seen_while_looping

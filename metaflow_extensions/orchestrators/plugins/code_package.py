@@ -61,7 +61,7 @@ def build_and_upload(obj, flow_file: str) -> CodePackage:
                        flow=os.path.basename(flow_file))
 
 
-def bootstrap_lines() -> List[str]:
+def bootstrap_lines(compile_bytecode: bool = True) -> List[str]:
     """Shell lines that make the package named by the variables importable: unpacked once per
     worker machine and user into ``$TMPDIR/mfo-code-<uid>/<sha>`` (fetched, its SHA-1 checked,
     unpacked aside, then moved into place, so a directory there is always whole), then put first
@@ -70,8 +70,11 @@ def bootstrap_lines() -> List[str]:
     worker pay a directory test instead of a download. Where the worker sets
     PYTHONDONTWRITEBYTECODE (most container images do), the package's bytecode is compiled
     once at unpacking (~0.5 s): otherwise every task would compile the ~280 modules it
-    imports from Metaflow's sources again, ~0.25 s of CPU each. Fixed text: no value of the
-    deployment."""
+    imports from Metaflow's sources again, ~0.25 s of CPU each. Not with
+    ``compile_bytecode=False``: where every task starts in a fresh container, nothing is
+    reused and compiling the whole package would cost more than it saves. ``-d`` (not the
+    3.9+ ``-s``/``-p``) records the final directory in the bytecode. Fixed text: no value of
+    the deployment."""
     s3 = ("import boto3, os; b, k = os.environ['%s'][len('s3://'):].split('/', 1); "
           "e = os.environ.get('METAFLOW_S3_ENDPOINT_URL'); "
           "boto3.client('s3', **({'endpoint_url': e} if e else {})).download_file(b, k, '%s')" % (URL_VAR, ARCHIVE))
@@ -86,8 +89,10 @@ def bootstrap_lines() -> List[str]:
         % (DS_VAR, s3, URL_VAR, ARCHIVE),
         '  (cd "$MFO_NEW" && echo "$%s  %s" | sha1sum -c --quiet - && TAR_OPTIONS=\'--warning=no-timestamp\' '
         'tar -xzf %s -C . && rm %s) || exit 1' % (SHA_VAR, ARCHIVE, ARCHIVE, ARCHIVE),
-        '  if [ -n "${PYTHONDONTWRITEBYTECODE:-}" ]; then "$MFO_PYTHON" -m compileall -q -j 0 -s "$MFO_NEW" '
-        '-p "$MFO_CODE" "$MFO_NEW" >/dev/null 2>&1 || true; fi',
+    ] + ([
+        '  if [ -n "${PYTHONDONTWRITEBYTECODE:-}" ]; then "$MFO_PYTHON" -m compileall -q -j 2 -d "$MFO_CODE" '
+        '"$MFO_NEW" >/dev/null 2>&1 || true; fi',
+    ] if compile_bytecode else []) + [
         '  mv -T "$MFO_NEW" "$MFO_CODE" 2>/dev/null || rm -rf "$MFO_NEW"',
         'fi',
         'export PYTHONPATH="$MFO_CODE/.mf_code${PYTHONPATH:+:$PYTHONPATH}" METAFLOW_EXTRACTED_ROOT="$MFO_CODE"',

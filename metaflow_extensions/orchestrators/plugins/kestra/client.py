@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import quote
 
@@ -44,6 +45,9 @@ TERMINAL_STATES = frozenset({"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLE
 
 # Log levels, lowest first (slf4j `Level`), for the client-side `min_level` filter.
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
+# Seconds between two searches for a running 2.x execution's Loop iterations while `wait`
+# reports progress (its own state is read at every poll).
+ITERATIONS_REFRESH = 1.0
 
 _CREDENTIALS_HINT = ("check KESTRA_USER/KESTRA_PASSWORD (or --kestra-user/--kestra-password), "
                      "or KESTRA_TOKEN for a Kestra Enterprise API token")
@@ -84,6 +88,8 @@ class KestraClient(RestClient):
         self._version: Optional[Version] = None
         # Loop iterations read, each with the iterations under it, by id (loop_executions).
         self._iterations_read: Dict[str, List[Dict[str, Any]]] = {}
+        # (execution id, when, mark) of the last iteration search of `wait` (_progress_mark).
+        self._iterations_mark: Optional[Tuple[str, float, Tuple[Any, ...]]] = None
         username = username if username is not None else url_user
         password = password if password is not None else url_password
         headers: Dict[str, str] = {}
@@ -378,17 +384,24 @@ class KestraClient(RestClient):
         execution itself keeps running on Kestra."""
         return self._follow(lambda: self.get_execution(execution_id),
                             lambda execution: _current_state(execution) in TERMINAL_STATES,
-                            self._progress_mark, max_wait, poll, on_update,
+                            self._progress_mark if on_update is not None else _fingerprint,
+                            max_wait, poll, on_update,
                             lambda execution: self._timeout_message(execution_id, execution, max_wait))
 
     def _progress_mark(self, execution: Dict[str, Any]) -> Tuple[Any, ...]:
         """What ``wait`` compares to see progress: the execution's and its task runs' states,
-        and on 2.x, while it runs, those of its Loop iterations (one search): they are
-        executions of their own, and the Loop's task run stays RUNNING however many ended."""
+        and on 2.x, while it runs, those of its Loop iterations: they are executions of their
+        own, and the Loop's task run stays RUNNING however many ended. Those come from a
+        search at most every ``ITERATIONS_REFRESH`` seconds (the polls in between reuse it),
+        sorted: a search has no fixed order."""
         mark = _fingerprint(execution)
-        if self.major >= 2 and _current_state(execution) not in TERMINAL_STATES:
-            mark += tuple((it.get("id"), _current_state(it)) for it in self._iterations_of(execution["id"]))
-        return mark
+        if self.major < 2 or _current_state(execution) in TERMINAL_STATES:
+            return mark
+        last, now = self._iterations_mark, time.monotonic()
+        if last is None or last[0] != execution["id"] or now - last[1] >= ITERATIONS_REFRESH:
+            found = sorted((it.get("id"), _current_state(it)) for it in self._iterations_of(execution["id"]))
+            last = self._iterations_mark = (execution["id"], now, tuple(found))
+        return mark + last[2]
 
     def _timeout_message(self, execution_id: str, execution: Optional[Dict[str, Any]],
                          max_wait: Optional[float]) -> str:

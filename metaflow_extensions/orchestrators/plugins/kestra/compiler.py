@@ -271,7 +271,9 @@ def script_task(ctx: _Context, task_id: str, env: Dict[str, str], argument: str,
         task["description"] = description
     task.update(copy.deepcopy(ctx.runner))
     task["env"] = env
-    fetch = bootstrap_lines() if ctx.deploy.code_package is not None else []
+    # A Docker task starts in a fresh container: no later task reuses what it unpacks.
+    fetch = (bootstrap_lines(compile_bytecode=ctx.target.task_runner == "process")
+             if ctx.deploy.code_package is not None else [])
     task["commands"] = fetch + ["%s %s" % (COMMAND, argument)]
     return task
 
