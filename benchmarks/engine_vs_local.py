@@ -3,10 +3,11 @@
 For each foreach width W it writes a flow (a static split, one branch a foreach of width W,
 joins: W + 7 tasks) and times, interleaved, ``python flow.py run`` and ``python flow.py
 <engine> run --wait`` on each emulator (Kestra 1.x, 2.x, Windmill; with ``--real-kestra`` also
-the Kestra server at KESTRA_HOST, e.g. ``realservers/kestra/serve 2``). It prints the median wall time of each and the ratio to local; then
-the time to compile a 300-step linear flow (ours: ``compile`` minus Metaflow's own flow
-loading, ``show``). Each emulator runs as its own process, whose peak resident memory and
-the ``--wait`` client's are printed too (from /proc and getrusage).
+the Kestra server at KESTRA_HOST, e.g. ``realservers/kestra/serve 2``). It prints the median
+wall time of each and the ratio to local; then the time to compile a 300-step linear flow
+(ours: ``compile`` minus Metaflow's own flow loading, ``show``). Each emulator runs as its own
+process, whose peak resident memory and the ``--wait`` client's are printed too (from /proc
+and getrusage).
 
     python benchmarks/engine_vs_local.py [--widths 12 60] [--reps 3] [--engines kestra1 kestra2 windmill]
                                          [--wide 1000] [--concurrent 50] [--only-extra] [--real-kestra]

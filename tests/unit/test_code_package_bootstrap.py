@@ -28,6 +28,10 @@ def _archive(path):
     return hashlib.sha1(data.getvalue()).hexdigest()
 
 
+def _bytecode(code_dir):
+    return sorted(glob.glob(os.path.join(code_dir, ".mf_code", "__pycache__", "*.pyc")))
+
+
 def _run_task(tmp_path, sha, archive, no_bytecode):
     script = "\n".join(bootstrap_lines() + [
         '"$MFO_PYTHON" -c "import shipped, traceback\ntry:\n    shipped.boom()\nexcept RuntimeError:\n'
@@ -46,7 +50,7 @@ def test_bytecode_is_compiled_once_where_the_worker_writes_none(tmp_path):
     sha = _archive(archive)
     out = _run_task(tmp_path, sha, archive, no_bytecode=True)
     code_dir = glob.glob(str(tmp_path / "mfo-code-*" / sha))[0]
-    compiled = sorted(glob.glob(os.path.join(code_dir, ".mf_code", "__pycache__", "*.pyc")))
+    compiled = _bytecode(code_dir)
     # The whole package, also what this task did not import.
     assert [os.path.basename(p).split(".")[0] for p in compiled] == ["shipped", "unused"]
     # Recorded under the directory the tasks import from, not the unpacking one it was moved from.
@@ -66,5 +70,4 @@ def test_a_worker_that_writes_bytecode_is_left_to_python(tmp_path):
     _run_task(tmp_path, sha, archive, no_bytecode=False)
     code_dir = glob.glob(str(tmp_path / "mfo-code-*" / sha))[0]
     # Only what the task imported got bytecode, written by Python itself at import.
-    assert [os.path.basename(p).split(".")[0] for p in glob.glob(os.path.join(code_dir, ".mf_code", "__pycache__", "*"))] \
-        == ["shipped"]
+    assert [os.path.basename(p).split(".")[0] for p in _bytecode(code_dir)] == ["shipped"]

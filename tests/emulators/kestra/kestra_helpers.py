@@ -97,16 +97,18 @@ class Client:
         assert r.status_code == 200, r.text
         return self.wait(r.json()["id"])
 
+    def logs_now(self, execution_id: str, **params: Any) -> List[Dict[str, Any]]:
+        """The execution's log entries as stored at this moment (no settling)."""
+        r = self.http.get("%s/logs/%s" % (self.prefix, execution_id), params=params)
+        assert r.status_code == 200, r.text
+        return r.json()
+
     def logs(self, execution_id: str, **params: Any) -> List[Dict[str, Any]]:
-        def read() -> List[Dict[str, Any]]:
-            r = self.http.get("%s/logs/%s" % (self.prefix, execution_id), params=params)
-            assert r.status_code == 200, r.text
-            return r.json()
-        entries = read()
+        entries = self.logs_now(execution_id, **params)
         deadline = time.monotonic() + 5
         while self.settle and time.monotonic() < deadline:
             time.sleep(0.3)
-            again = read()
+            again = self.logs_now(execution_id, **params)
             if len(again) == len(entries) and (entries or time.monotonic() > deadline - 4):
                 return again
             entries = again
@@ -138,17 +140,12 @@ def wait_task_running(client: "Client", execution_id: str, task_id: str, timeout
     the registration."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if [t["state"]["current"] for t in runs(client.execution(execution_id), task_id)] == ["RUNNING"] and \
-                any(STARTED in str(e.get("message")) for e in _logs_now(client, execution_id) if e.get("taskId") == task_id):
+        running = [t["state"]["current"] for t in runs(client.execution(execution_id), task_id)] == ["RUNNING"]
+        if running and any(STARTED in str(e.get("message"))
+                           for e in client.logs_now(execution_id) if e.get("taskId") == task_id):
             return
         time.sleep(0.05)
     raise AssertionError("task %s of execution %s did not start running in %ss" % (task_id, execution_id, timeout))
-
-
-def _logs_now(client: "Client", execution_id: str) -> List[Dict[str, Any]]:
-    r = client.http.get("%s/logs/%s" % (client.prefix, execution_id))
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 def one(exe: Dict[str, Any], task_id: str) -> Dict[str, Any]:
