@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import uvicorn
 
@@ -67,17 +67,21 @@ def start_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Running
     return RunningServer("http://%s:%d" % (host, bound), bound, server, thread)
 
 
-def serve_forever(app: Any, host: str, port: int, name: str) -> None:
-    """Serve in the foreground until SIGINT/SIGTERM, then shut down and return normally.
+def serve_forever(make_app: Callable[[str], Any], host: str, port: int, name: str) -> None:
+    """Listen on ``host:port``, build the app with ``make_app(url)``, and serve in the
+    foreground until SIGINT/SIGTERM, then shut down and return normally.
 
+    The socket comes first so that a taken port costs nothing and leaves nothing to tear
+    down (an app may hold a V8 isolate), and so ``url`` names the port really bound.
     uvicorn re-raises the signal after its own clean shutdown (exit status -15); a
     requested stop is a success, so we take the signals ourselves."""
     try:
         sock = _bind(host, port)
     except OSError as ex:  # e.g. the port is taken: one line, not a traceback
         raise SystemExit("%s emulator: cannot listen on %s:%d: %s" % (name, host, port, ex.strerror or ex))
-    bound = sock.getsockname()[1]
-    print("%s emulator listening on http://%s:%d" % (name, host, bound), flush=True)
+    url = "http://%s:%d" % (host, sock.getsockname()[1])
+    app = make_app(url)
+    print("%s emulator listening on %s" % (name, url), flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
 

@@ -21,6 +21,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if (args.username is None) != (args.password is None):
         parser.error("--username and --password go together")
-    app = create_app(version=args.version, username=args.username, password=args.password, workdir=args.workdir)
-    serve_forever(app, args.host, args.port, "Kestra %d.x" % args.version)
+    serve_forever(lambda url: create_app(version=args.version, username=args.username, password=args.password,
+                                         workdir=args.workdir), args.host, args.port, "Kestra %d.x" % args.version)
     return 0

@@ -35,10 +35,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(list(argv) if argv is not None else None)
     from ..serving import serve_forever
     from . import create_app
-    workdir = args.workdir or tempfile.mkdtemp(prefix="windmill-emulator-")
     whitelist = _split(args.whitelist_env) + _split([os.environ.get("WHITELIST_ENVS", "")])
-    base = "http://%s:%d" % (args.host, args.port)
-    app = create_app(token=args.token, workspace=args.workspace, workdir=workdir, whitelist_env=whitelist,
-                     keep_job_dirs=args.keep_job_dirs, base_url=base)
-    serve_forever(app, args.host, args.port, "windmill")
+    serve_forever(lambda url: create_app(token=args.token, workspace=args.workspace,
+                                         workdir=args.workdir or tempfile.mkdtemp(prefix="windmill-emulator-"),
+                                         whitelist_env=whitelist, keep_job_dirs=args.keep_job_dirs, base_url=url),
+                  args.host, args.port, "windmill")
     return 0

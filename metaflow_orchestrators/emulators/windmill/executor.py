@@ -415,6 +415,7 @@ class Engine:
                        if j.parent_job is None and not j.completed]
         for job in running:
             self.cancel(job, "emulator shutting down")
+        self.js.close()
 
     def _descendants(self, job: Job) -> List[Job]:
         found: List[Job] = []

@@ -7,6 +7,7 @@ function parameters built from JSON, so no user value is ever pasted into code.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import re
 import threading
@@ -28,11 +29,29 @@ def _identifier(name: str) -> bool:
 
 class JsEngine:
     """One V8 isolate shared by the whole emulator; evaluations are serialized by a lock
-    because an isolate is single-threaded (a flow's expressions are short)."""
+    because an isolate is single-threaded (a flow's expressions are short).
+
+    The isolate is made on first use and closed by :meth:`close` (server stop) or at exit:
+    left to ``MiniRacer.__del__`` during interpreter finalization, its teardown waits on a
+    V8 thread and, on a loaded machine, can hang the process for good."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._racer = MiniRacer()
+        self._racer: Optional[MiniRacer] = None
+        atexit.register(self.close)
+
+    def _isolate(self) -> MiniRacer:
+        """The isolate, made now if need be (call with the lock held)."""
+        if self._racer is None:
+            self._racer = MiniRacer()
+        return self._racer
+
+    def close(self) -> None:
+        """Free the isolate while the interpreter is whole; a later evaluation makes a new one."""
+        with self._lock:
+            racer, self._racer = self._racer, None
+        if racer is not None:
+            racer.close()
 
     def evaluate(self, expr: str, scope: Mapping[str, Any], _shown: Optional[str] = None) -> Any:
         """Evaluate ``expr`` as Windmill does (windmill-jseval/src/lib.rs@v1.788.0,
@@ -71,7 +90,7 @@ class JsEngine:
         )
         with self._lock:
             try:
-                text = self._racer.eval(program, timeout_sec=EVAL_TIMEOUT_SECONDS)
+                text = self._isolate().eval(program, timeout_sec=EVAL_TIMEOUT_SECONDS)
                 if not isinstance(text, str) and hasattr(text, "get"):
                     text = text.get(timeout=EVAL_TIMEOUT_SECONDS)
             except Exception as exc:  # mini-racer raises parse, eval, rejection and timeout errors
