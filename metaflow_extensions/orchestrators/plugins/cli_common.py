@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from metaflow import parameters
 from metaflow._vendor import click
 
+from .code_package import start_building
 from .engine import Deployed, Engine, decorate
 from .plan import PlanError, build_plan
 from .plan.serialize import to_dict
@@ -233,6 +234,8 @@ class EngineCommands:
             self.create(obj, kw, deployer_attribute_file)
 
     def create(self, obj, kw: Dict[str, Any], attribute_file: Optional[str]):
+        if kw.get("code_package"):
+            start_building(obj)
         conn = self.engine.connection(kw)
         plan = deploy_plan(obj, kw)
         with conn.client() as client:

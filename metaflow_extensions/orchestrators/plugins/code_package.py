@@ -44,17 +44,32 @@ class CodePackage:
         return dict(self.variables(), **{METADATA_VAR: self.metadata})
 
 
+_STARTED = "_mfo_code_package"  # where start_building leaves the package on Metaflow's CLI object
+
+
+def start_building(obj) -> None:
+    """Start the package now: Metaflow builds it in a thread of its own, which then overlaps
+    what the command does before it needs the package (the engine client's import and first
+    requests, the plan). Only where tasks can fetch it; build_and_upload says why otherwise."""
+    if obj.flow_datastore.TYPE in FETCHABLE and getattr(obj, _STARTED, None) is None:
+        setattr(obj, _STARTED, _new_package(obj))
+
+
+def _new_package(obj):
+    from metaflow.package import MetaflowPackage
+
+    return MetaflowPackage(obj.flow, obj.environment, obj.echo, suffixes=obj.package_suffixes)
+
+
 def build_and_upload(obj, flow_file: str) -> CodePackage:
     """Package the flow as Metaflow does and store it in the flow's datastore (once per
     content: the content-addressed store skips a blob it already holds)."""
-    from metaflow.package import MetaflowPackage
-
     kind = obj.flow_datastore.TYPE
     if kind not in FETCHABLE:
         raise PlanError("a code package in a %r datastore cannot be fetched by the tasks yet (supported: %s); "
                         "deploy with --no-code-package and a worker that sees the flow's files"
                         % (kind, ", ".join(FETCHABLE)))
-    package = MetaflowPackage(obj.flow, obj.environment, obj.echo, suffixes=obj.package_suffixes)
+    package = getattr(obj, _STARTED, None) or _new_package(obj)
     check_metadata(package.package_metadata)
     url, sha = obj.flow_datastore.save_data([package.blob], len_hint=1)[0]
     return CodePackage(url=url, sha=sha, datastore=kind, metadata=package.package_metadata,

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import keyword
 import re
-from typing import Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from metaflow.runner.deployer_impl import DeployerImpl
 
-from .engine import Engine
+if TYPE_CHECKING:  # every Metaflow process imports this module (the deployer registry): keep it light
+    from .engine import Engine
 
 
 class EngineDeployer(DeployerImpl):
@@ -19,7 +20,7 @@ class EngineDeployer(DeployerImpl):
     subprocesses as environment variables (``SECRET_OPTIONS``), never on a command line or
     in an attribute file."""
 
-    ENGINE: Engine
+    ENGINE: "Engine"
     SECRET_OPTIONS: Dict[str, str] = {}  # keyword -> environment variable
     CONNECTION_OPTIONS: tuple = ()  # keywords that belong to the deployment when given to create()
 

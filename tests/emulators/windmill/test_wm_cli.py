@@ -1,4 +1,5 @@
-"""`metaflow-orchestrators emulate windmill` serves the API in the foreground and stops on SIGTERM."""
+"""`metaflow-orchestrators emulate windmill` serves the API in the foreground and stops on SIGTERM,
+also after evaluating JavaScript (a V8 isolate left to interpreter finalization could hang the exit)."""
 from __future__ import annotations
 
 import os
@@ -35,11 +36,12 @@ def test_cli_serves_and_stops(tmp_path):
         headers = {"Authorization": "Bearer cli-token"}
         client = httpx.Client(base_url="http://127.0.0.1:%d/api/w/cliws" % port, headers=headers)
         body = {"path": "f/cli/hello", "summary": "", "value": {"modules": [
-            {"id": "a", "value": {"type": "rawscript", "language": "bash", "content": 'echo "$BASE_INTERNAL_URL"',
-                                  "input_transforms": {}}}]}}
+            {"id": "a", "value": {"type": "rawscript", "language": "bash",
+                                  "content": 'N="$1"\necho "$BASE_INTERNAL_URL $N"',
+                                  "input_transforms": {"N": {"type": "javascript", "expr": "flow_input.n * 2"}}}}]}}
         assert client.post("/flows/create", json=body).status_code == 201
-        result = client.post("/jobs/run_wait_result/f/f/cli/hello", json={})
-        assert result.json() == "http://127.0.0.1:%d" % port
+        result = client.post("/jobs/run_wait_result/f/f/cli/hello", json={"n": 21})
+        assert result.json() == "http://127.0.0.1:%d 42" % port
         assert httpx.get("http://127.0.0.1:%d/api/w/other/flows/list" % port, headers=headers).status_code == 404
     finally:
         proc.send_signal(signal.SIGTERM)
