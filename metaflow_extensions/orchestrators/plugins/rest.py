@@ -8,8 +8,9 @@ error body (``error_messages``).
 from __future__ import annotations
 
 import re
+import ssl
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
@@ -59,6 +60,14 @@ class EngineTimeout(EngineError):
     """A wait gave up before the run ended (it keeps running on the engine)."""
 
 
+def _tls_for(host: str) -> Union[bool, ssl.SSLContext]:
+    """httpx's default for ``verify`` loads certifi's CA bundle when the client is made (~80 ms
+    of every command). A plain ``http://`` host is never spoken TLS to (redirects are not
+    followed), so it gets a context that trusts no certificate: TLS there would fail, never
+    pass unchecked. An ``https://`` host keeps httpx's verification."""
+    return True if host.startswith("https://") else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 class RestClient:
     """httpx client with the engine's base URL; ``_send`` returns 2xx answers or raises.
 
@@ -82,7 +91,8 @@ class RestClient:
         self._auth_desc = auth_desc
         self._has_credentials = auth_desc != "no credentials"
         self._http = httpx.Client(base_url=host, headers=dict({"Accept": "application/json"}, **(headers or {})),
-                                  auth=auth, timeout=timeout, transport=transport, follow_redirects=False)
+                                  auth=auth, timeout=timeout, transport=transport, follow_redirects=False,
+                                  verify=_tls_for(host))
 
     # ---- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
