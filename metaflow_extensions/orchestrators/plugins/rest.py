@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 import ssl
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import httpx
+if TYPE_CHECKING:  # imported where a client is made: `compile` never connects and skips it (~30 ms)
+    import httpx
 
 _MAX_DETAIL = 500
 # How long a wait tolerates a 404 for a just-started run: engines store runs asynchronously.
@@ -90,6 +91,8 @@ class RestClient:
         self._secrets = [s for s in secrets if s]
         self._auth_desc = auth_desc
         self._has_credentials = auth_desc != "no credentials"
+        import httpx
+
         self._http = httpx.Client(base_url=host, headers=dict({"Accept": "application/json"}, **(headers or {})),
                                   auth=auth, timeout=timeout, transport=transport, follow_redirects=False,
                                   verify=_tls_for(host))
@@ -157,6 +160,8 @@ class RestClient:
         Only GET is retried, up to ``retries`` times with a 0.2 s, 0.4 s, 0.8 s... backoff,
         on transport errors and 5xx answers: a POST is sent once, because a retried trigger
         could start the flow twice after the server already acted on it."""
+        import httpx
+
         attempts = 1 + (self.retries if method == "GET" else 0)
         for attempt in range(attempts):
             last_try = attempt == attempts - 1
@@ -242,6 +247,8 @@ def one_line(text: str, limit: int = _MAX_DETAIL) -> str:
 
 def transport_reason(exc: httpx.TransportError) -> str:
     """A short reason for a transport failure: refused, host not found, timed out..."""
+    import httpx
+
     text = str(exc)
     lowered = text.lower()
     if isinstance(exc, httpx.TimeoutException):

@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import quote
 
-import httpx
+if TYPE_CHECKING:  # imported where a client is made: `compile` never connects and skips it (~30 ms)
+    import httpx
 
 from ..rest import (
     EngineAuthError,
@@ -97,6 +98,8 @@ class KestraClient(RestClient):
         if token:
             headers["Authorization"] = "Bearer %s" % token
         elif username is not None or password is not None:
+            import httpx
+
             auth = httpx.BasicAuth(username or "", password or "")
         described = "token" if token else ("user %r" % username if username else "no credentials")
         if described == "no credentials" and password:

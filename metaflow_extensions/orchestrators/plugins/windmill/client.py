@@ -6,10 +6,11 @@ the token). Only GETs are retried: a retried ``jobs/run`` could start the flow t
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import quote
 
-import httpx
+if TYPE_CHECKING:  # imported where a client is made: `compile` never connects and skips it (~30 ms)
+    import httpx
 
 from ..rest import EngineError, EngineNotFound, RestClient
 
