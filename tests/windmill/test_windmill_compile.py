@@ -232,7 +232,7 @@ def test_triggered_flows_take_the_event_as_an_input_and_say_what_they_wait_for(d
     init = triggered["value"]["modules"][0]["value"]["input_transforms"]
     # The run's input is read from the flow job (an input of a bash module is a 128 KiB process argument).
     assert init["MFO_PARAMS"] == {"type": "static", "value": "windmill:flow-input"}
-    assert init["MFO_STEP"]["value"]["event_input"] == "metaflow_event"
+    assert init["MFO_INIT"]["value"]["event_input"] == "metaflow_event"  # the first step also starts the run
     facts = compiler.deployment_facts(documents["on_finish"][2])
     assert facts["after"] == ["LinearFlow"] and "events" not in facts
     assert "metaflow_event" not in documents["linear"][2]["schema"]["properties"]

@@ -41,7 +41,6 @@ ENTRY = "metaflow_extensions.orchestrators.plugins.runtime.entry"
 # Static shell text: the interpreter comes from the env map, never spliced in; the step
 # name is a checked identifier (check_task_id).
 COMMAND = 'exec "$MFO_PYTHON" -m %s' % ENTRY
-INIT_TASK = "metaflow-init"
 EVENT_INPUT = "metaflow_event"
 VARS = "metaflow"  # the flow variable holding the deployment's settings and steps
 _PEBBLE_MARKERS = ("{{", "{%", "{#")
@@ -49,7 +48,7 @@ _PEBBLE_MARKERS = ("{{", "{%", "{#")
 MAX_LOOP_ITERATIONS = 1000
 
 
-PARAMS_FILE = "mfo-params.b64"  # the init task's run inputs (inputFiles)
+PARAMS_FILE = "mfo-params.b64"  # the run's inputs, for the init in the first step's task (inputFiles)
 LABEL_WORKFLOW_TIMEOUT = "metaflow-workflow-timeout"  # set by Kestra when the run exceeds --workflow-timeout
 
 @dataclass(frozen=True)
@@ -77,9 +76,12 @@ class _Context:
     target: KestraTarget
     profile: profiles.Profile = field(init=False)
     runner: Dict[str, Any] = field(init=False, default_factory=dict)  # a task's taskRunner (and image)
+    has_inputs: bool = False  # the flow has inputs (parameters, an event's payload)
+    start: str = field(init=False)  # the first step: its task also starts the run
 
     def __post_init__(self):
         self.profile = profiles.for_version(self.target.version)
+        self.start = first_step(self.plan.root)
 
 
 @dataclass(frozen=True)
@@ -110,8 +112,9 @@ def compile_flow(plan: Plan, deploy: DeployOptions, target: KestraTarget) -> Dic
     inputs = flow_inputs(plan, ctx.profile)
     if inputs:
         doc["inputs"] = inputs
+    ctx.has_inputs = bool(inputs)
     doc["variables"] = {VARS: flow_variables(ctx)}
-    doc["tasks"] = [init_task(ctx, bool(inputs))] + sequence_tasks(ctx, plan.root, Where())
+    doc["tasks"] = sequence_tasks(ctx, plan.root, Where())
     triggers = flow_triggers(ctx)
     if triggers:
         doc["triggers"] = triggers
@@ -188,7 +191,7 @@ def _encoded(expression: str) -> str:
     return "{{ %s | toJson | base64encode }}" % expression
 
 
-# --- inputs and the init task ----------------------------------------------------------
+# --- inputs and the run's init ----------------------------------------------------------
 
 
 def flow_inputs(plan: Plan, profile: "profiles.Profile") -> List[Dict[str, Any]]:
@@ -200,22 +203,22 @@ def flow_inputs(plan: Plan, profile: "profiles.Profile") -> List[Dict[str, Any]]
     return out
 
 
-def init_task(ctx: _Context, has_inputs: bool) -> Dict[str, Any]:
-    env = base_env(ctx, "init", "{{ execution.id }}")
+def add_init(ctx: _Context, task: Dict[str, Any]) -> None:
+    """The first step's task also starts the run (``metaflow init``: the run
+    ``kestra-<execution id>`` and its parameters, or a resume's clone), in its own process
+    before the step: a task of its own would start an interpreter and import Metaflow
+    again (~0.3 s a run). Its outputs then also hold the run's execution id and run id."""
+    env = task["env"]
+    env["MFO_INIT"] = _encoded("vars.%s.init" % VARS)
     # A resume starts the run with labels naming the run it resumes (runtime/resume.py);
     # execution labels include the flow's, so `labels` is always defined
     # (Execution.newExecution, RunVariables@v1.3.25).
     env["MFO_RESUME"] = "{{ labels | toJson }}"
-    if has_inputs:
+    if ctx.has_inputs:
         # The whole inputs map, encoded on render, in a file of the task's directory (an
         # environment value is limited to 128 KiB); the launcher passes each as --<name>.
         env["MFO_PARAMS"] = "@" + PARAMS_FILE
-    task = script_task(ctx, INIT_TASK, env, "--init",
-                       description="Metaflow init: registers the run `kestra-<execution id>` and its parameters "
-                                   "(`metaflow init`).")
-    if has_inputs:
         task["inputFiles"] = {PARAMS_FILE: _encoded("inputs")}
-    return task
 
 
 def base_env(ctx: _Context, part: str, execution_id: str) -> Dict[str, str]:
@@ -415,9 +418,10 @@ def foreach_id(block: Foreach) -> str:
 
 def step_task(ctx: _Context, task: StepTask, where: Where, joined: Optional[Foreach]) -> Dict[str, Any]:
     profile = ctx.profile
-    env = base_env(ctx, "steps['%s']" % task.name, profile.execution_id(where.depth, INIT_TASK))
-    # Empty unless the run resumes another: then a task the init cloned only reports.
-    env["MFO_ORIGIN_RUN"] = '{{ labels["%s"] ?? "" }}' % LABEL_ORIGIN
+    env = base_env(ctx, "steps['%s']" % task.name, profile.execution_id(where.depth, ctx.start))
+    if task.name != ctx.start:  # the first step's task knows it from the run it starts
+        # Empty unless the run resumes another: then a task the init cloned only reports.
+        env["MFO_ORIGIN_RUN"] = '{{ labels["%s"] ?? "" }}' % LABEL_ORIGIN
     if where.depth:
         env["MFO_INDEX_PATH"] = "{{ %s }}" % profile.index_path(where.around)
     if task.inputs.kind == "foreach-join":
@@ -434,6 +438,8 @@ def step_task(ctx: _Context, task: StepTask, where: Where, joined: Optional[Fore
     # travel in vars.metaflow.steps (the launcher sets them inside the task).
     env.update((k, v) for k, v in task.environment if _plain(v))
     out = script_task(ctx, task.name, env, "--step %s" % task.name, description=step_description(ctx, task))
+    if task.name == ctx.start:
+        add_init(ctx, out)
     if task.retry.total_retries:
         # Kestra 2.0 wants a retry interval of at least 1 ms (retrys/Constant.java@v2.0.0).
         seconds = int(task.retry.minutes_between * 60)
@@ -449,6 +455,9 @@ def step_description(ctx: _Context, task: StepTask) -> str:
     """What the task runs, for a Kestra user reading the flow (never rendered)."""
     lines = ["Metaflow step `%s`%s" % (task.name, ": " + task.doc.strip() if task.doc else "")]
     flow_file = ctx.deploy.flow_file.rsplit("/", 1)[-1]
+    if task.name == ctx.start:
+        lines.append("First starts the run: `python %s init --run-id kestra-<execution id>` with the run's inputs "
+                     "(a resume: `resume --clone-only`), then the step." % flow_file)
     lines.append("Runs `python %s step %s --run-id kestra-<execution id> --task-id <position> "
                  "--input-paths <parents> --retry-count <attempt>` through the task entry, with the "
                  "options in `vars.%s`." % (flow_file, task.name, VARS))

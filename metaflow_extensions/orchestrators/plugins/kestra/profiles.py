@@ -57,15 +57,15 @@ class Profile:
         # (RunVariables.java@v2.0.0: `item` from the execution's LoopRun).
         return "item.value"
 
-    def execution_id(self, depth: int, init_task: str) -> str:
+    def execution_id(self, depth: int, start_task: str) -> str:
         """The run's (root) execution id. Inside an iteration ``execution`` is the
         iteration's PARENT execution (``RunVariables``@v2.0.0: ``loopRun.parent()``):
         the root at depth 1, an iteration's own execution deeper. Deeper tasks read the
-        id the init task reported; iterations see their parents' outputs
-        (``TaskOutputService.computeOutputs``@v2.0.0)."""
+        id the first step's task reported with the run it started; iterations see their
+        parents' outputs (``TaskOutputService.computeOutputs``@v2.0.0)."""
         if depth <= 1:
             return "{{ execution.id }}"
-        return "{{ %s.vars.execution_id }}" % self.ref(init_task)
+        return "{{ %s.vars.execution_id }}" % self.ref(start_task)
 
     def foreach(self, task_id: str, values: str, limit: int) -> Dict[str, Any]:
         return {"id": task_id, "type": "io.kestra.plugin.core.flow.Loop", "values": values,
@@ -142,7 +142,7 @@ class ProfileV1(Profile):
             raise ValueError("internal: no foreach value around %r" % (around,))
         return _value_of(around, carriers[-1])
 
-    def execution_id(self, depth: int, init_task: str) -> str:
+    def execution_id(self, depth: int, start_task: str) -> str:
         return "{{ execution.id }}"  # ForEach iterations are not executions of their own
 
     def foreach(self, task_id: str, values: str, limit: int) -> Dict[str, Any]:

@@ -10,11 +10,13 @@ is the command ``exec``ed instead.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import runpy
 import subprocess
 import sys
+from dataclasses import replace
 from typing import Any, Dict, List, Optional, Sequence
 
 from . import cards, environments, ids, reporter, resume, task_logs, windmill
@@ -26,6 +28,8 @@ _OPTIONS = {
     "spec": ("MFO_SPEC", "the whole spec written by the compiler (JSON, or base64 of it)"),
     "flow-spec": ("MFO_FLOW", "the spec part every task shares (JSON or base64); with --task-spec"),
     "task-spec": ("MFO_STEP", "this task's own spec part (JSON or base64); with --flow-spec"),
+    "init-spec": ("MFO_INIT", "the first step's task also starts the run: the init's spec part (JSON or base64); "
+                  "with --flow-spec and --task-spec"),
     "execution-id": ("MFO_EXECUTION_ID", "engine execution / job id (gives the run id)"),
     "index-path": ("MFO_INDEX_PATH", "foreach indices, outermost first: '2.0' or '[2, 0]'"),
     "iteration": ("MFO_ITERATION", "iteration of a recursive switch step"),
@@ -166,6 +170,18 @@ def read_spec(args: argparse.Namespace) -> Dict[str, Any]:
     return in_package(spec, os.environ.get("METAFLOW_EXTRACTED_ROOT"))
 
 
+def read_init_spec(args: argparse.Namespace, spec: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The init's whole spec when this task, the first step's, also starts the run (``MFO_INIT``)."""
+    if not args.init_spec:
+        return None
+    if spec.get("kind") != "step" or not args.flow_spec:
+        raise LaunchError("--init-spec goes with a step's --flow-spec and --task-spec")
+    init = assemble(decode_spec(args.flow_spec), decode_spec(args.init_spec))
+    if init.get("kind") != "init":
+        raise LaunchError("--init-spec is not an init spec (kind %r)" % init.get("kind"))
+    return in_package(init, os.environ.get("METAFLOW_EXTRACTED_ROOT"))
+
+
 def in_package(spec: Dict[str, Any], root: Optional[str]) -> Dict[str, Any]:
     """A flow shipped as a code package is named relative to the package, which the task's
     command unpacked at ``root`` (code_package.bootstrap_lines)."""
@@ -182,15 +198,28 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.attempt in (None, ""):
             args.attempt = engine_attempt(spec)
         rt = runtime_values(args)
+        init_spec = read_init_spec(args, spec)
+        if init_spec is not None:  # the run this task starts resumes another one, if any
+            rt = replace(rt, origin_run=resume.origin_of(rt.resume.origin_run_id if rt.resume else None))
+        init = build_command(init_spec, rt) if init_spec is not None else None
         command: Command = build_command(spec, rt)
     except (LaunchError, ValueError, KeyError, windmill.WindmillLookupError, resume.ResumeError) as ex:
         return cannot_start(ex)
     if args.dry_run:
-        print(json.dumps({"argv": command.argv, "env": command.env, "files": sorted(command.files)}))
+        shown: Dict[str, Any] = {"argv": command.argv, "env": command.env, "files": sorted(command.files)}
+        if init is not None:
+            shown["init"] = {"argv": init.argv, "env": init.env, "files": sorted(init.files)}
+        print(json.dumps(shown))
         return 0
     write_files(command.files)
     for env_name, _ in _OPTIONS.values():
         os.environ.pop(env_name, None)  # our own plumbing stays out of user code
+    if init is not None and init_spec is not None:
+        write_files(init.files)
+        code = start_run(init, command.env)
+        if code != 0:
+            return code
+        report_init(init_spec, rt)
     os.environ.update(command.env)  # before Metaflow is imported: it reads config at import
     if spec.get("kind") == "step":
         if rt.origin_run and report_clone(spec, rt):
@@ -211,6 +240,46 @@ def main(argv: Optional[List[str]] = None) -> int:
     sys.stdout.flush()
     os.execvpe(command.argv[0], command.argv, dict(os.environ))
     return 0  # not reached
+
+
+def start_run(init: Command, step_env: Dict[str, str]) -> int:
+    """Start the run (``metaflow init``, or a resume's clone) in a child forked from this
+    process, before the first step runs here: one interpreter start and one import of
+    Metaflow (~0.25 s) serve both, where a separate init task paid them again. Metaflow is
+    imported before the fork only when the init and the step see the same METAFLOW_*
+    settings, which Metaflow reads at import; the child runs in the environment an init
+    task would have had, and nothing it sets up stays behind for the step. Run on every
+    attempt of the step: ``init`` and a reentrant resume clone rewrite the same records."""
+    base = dict(os.environ)
+    if _metaflow_settings({**base, **init.env}) == _metaflow_settings({**base, **step_env}):
+        os.environ.update(init.env)
+        importlib.import_module("metaflow")  # the flow's own import, made once for both
+        os.environ.clear()
+        os.environ.update(base)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: it must never return into the parent's code
+        code = 1
+        try:
+            os.environ.update(init.env)
+            if _same_interpreter(init.argv[0]):
+                code = run_flow_in_process(init.argv[1:])
+            else:
+                code = subprocess.call(init.argv, env=dict(os.environ))
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _metaflow_settings(env: Dict[str, str]) -> Dict[str, str]:
+    return {k: v for k, v in env.items() if k.startswith("METAFLOW_")}
 
 
 def cannot_start(ex: Exception) -> int:
@@ -256,8 +325,9 @@ def report_init(spec: Dict[str, Any], rt) -> None:
     (empty if none), which Windmill modules read the same way."""
     if spec.get("kind") == "init":
         origin = rt.resume.origin_run_id if rt.resume else ""
-        reporter.get(spec.get("reporter") or "file")({"execution_id": rt.execution_id,
-                                                     "run_id": run_id(spec, rt), "origin_run_id": origin})
+        values = {"execution_id": rt.execution_id, "run_id": run_id(spec, rt), "origin_run_id": origin}
+        reporter.get(spec.get("reporter") or "file")(values)
+        os.environ[reporter.EARLIER_ENV] = json.dumps(values)  # the step's report repeats them
 
 
 def engine_attempt(spec: Dict[str, Any]) -> Optional[str]:

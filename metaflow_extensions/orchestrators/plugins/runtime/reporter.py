@@ -53,6 +53,18 @@ def register(name: str, reporter: Reporter) -> None:
 
 def get(name: str) -> Reporter:
     try:
-        return REPORTERS[name]
+        report = REPORTERS[name]
     except KeyError:
         raise ValueError("unknown reporter %r (known: %s)" % (name, ", ".join(sorted(REPORTERS))))
+    return lambda values: report(dict(reported_before(), **values))
+
+
+# What the task reported before its step ran (the first step's task: the run it started), as
+# JSON: every later report repeats it, since a Windmill result is one file that the step's
+# report replaces, and the step may run in another process (another interpreter).
+EARLIER_ENV = "MFO_REPORTED"
+
+
+def reported_before() -> Dict[str, Any]:
+    text = os.environ.get(EARLIER_ENV)
+    return json.loads(text) if text else {}

@@ -27,9 +27,9 @@ from . import ids
 
 REQUIRED = ("BASE_INTERNAL_URL", "WM_WORKSPACE", "WM_FLOW_JOB_ID", "WM_TOKEN")
 TRIES = 5
-INIT_ID = "mf__init"
+INIT_ARG = "MFO_INIT"  # the first step's module: the init's spec part, with the deployment's facts
 EVENT_INPUT = "metaflow_event"  # the flow input a triggering event's payload arrives in
-FLOW_INPUT = "windmill:flow-input"  # MFO_PARAMS of the init module: read the run's input from the flow job
+FLOW_INPUT = "windmill:flow-input"  # MFO_PARAMS of the first module: read the run's input from the flow job
 
 
 class WindmillLookupError(Exception):
@@ -101,14 +101,16 @@ def _fetch(request: urllib.request.Request) -> Any:
 
 
 def deployment_of(flow: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
-    """What the compiler stored with the init module of a flow we deployed (flow name,
-    owner, project, branch, events it listens for, flows it runs after, parameter types),
-    from a ``flows/get`` body; None for any other flow."""
+    """What the compiler stored with the init's spec part in the first module of a flow we
+    deployed (flow name, owner, project, branch, events it listens for, flows it runs after,
+    parameter types), from a ``flows/get`` body; None for any other flow."""
     modules = ((flow.get("value") or {}).get("modules")) or []
-    if not modules or modules[0].get("id") != INIT_ID:
+    if not modules:
         return None
     transforms = (modules[0].get("value") or {}).get("input_transforms") or {}
-    part = (transforms.get("MFO_STEP") or {}).get("value")
+    # Deployed before the init moved into the first step (0.x): a module `mf__init` held it.
+    held_by = "MFO_STEP" if modules[0].get("id") == "mf__init" else INIT_ARG
+    part = (transforms.get(held_by) or {}).get("value")
     if not isinstance(part, dict) or not isinstance(part.get("deployment"), dict):
         return None
     return dict(part["deployment"], params=dict(part.get("params") or {}),

@@ -111,7 +111,7 @@ class WindmillEngine(Engine):
         doc, schedule, target = self._document(obj, plan, kw, conn)
         client.ensure_folder(target.path.split("/")[1])
         existing = client.get_flow(target.path)
-        if existing is not None:  # the deployment facts kept with mf__init record whose it is
+        if existing is not None:  # the deployment facts kept with the first module record whose it is
             check_owner((compiler.deployment_facts(existing) or {}).get("flow_name"), plan.flow_name,
                         "Windmill flow %s in workspace %s" % (target.path, conn.workspace))
         client.upsert_flow(doc)

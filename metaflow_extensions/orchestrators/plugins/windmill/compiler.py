@@ -31,7 +31,6 @@ from ..runtime.windmill import EVENT_INPUT, FLOW_INPUT, deployment_of
 from . import naming, schema, scripts
 
 CAPABILITIES = Capabilities(engine="Windmill", recursive_switch=True)
-INIT_ID = naming.own_id("init")
 FINISHED_ID = naming.own_id("finished")
 # Metaflow enforces @timeout inside the step; Windmill's module timeout is the backstop.
 TIMEOUT_BUFFER = 60
@@ -94,10 +93,17 @@ class _Context:
     deploy: DeployOptions
     target: WindmillTarget
     flow_spec: Dict[str, Any] = field(init=False)
+    start_id: str = field(init=False)  # the first step's module: it also starts the run
 
     def __post_init__(self):
         self.flow_spec = shared_spec(self.plan, self.deploy)
         check_task_value("the deployment's settings", self.flow_spec)
+        self.start_id = naming.step_id(first_step(self.plan.root))
+
+    def run_fact(self, name: str) -> Dict[str, Any]:
+        """What the first step's module reported of the run it started (execution_id, run_id,
+        origin_run_id), for every later module."""
+        return js("results.%s.%s" % (self.start_id, name))
 
 
 # --- the document -----------------------------------------------------------------------
@@ -117,7 +123,7 @@ def compile_flow(plan: Plan, deploy: DeployOptions, target: WindmillTarget) -> D
         "path": path,
         "summary": summary(plan),
         "description": description(ctx),
-        "value": {"modules": [init_module(ctx)] + sequence_modules(ctx, plan.root, Scope()) + [finished_module(ctx)]},
+        "value": {"modules": sequence_modules(ctx, plan.root, Scope()) + [finished_module(ctx)]},
         "schema": schema.flow_schema(plan, EVENT_INPUT if triggered(plan) else None),
     }
     if target.workflow_timeout:
@@ -204,7 +210,7 @@ def rawscript(module_id: str, summary_text: str, content: str, transforms: Dict[
 
 def deployment(ctx: _Context) -> Dict[str, Any]:
     """Who deployed what, where the CLI and ``from_deployment`` read it back (Windmill
-    flows have no labels): kept with the init task's spec part, which ignores it."""
+    flows have no labels): kept with the init's spec part (the first step's module), which ignores it."""
     plan, facts = ctx.plan, {"flow_name": ctx.plan.flow_name, "deployed_name": deployed_name(ctx.plan)}
     if ctx.deploy.owner:
         facts["owner"] = ctx.deploy.owner
@@ -245,7 +251,7 @@ def finished_module(ctx: _Context) -> Dict[str, Any]:
         "MFO_PYTHON": static(ctx.target.python),
         "MFO_STEP": static({"kind": "finished", "flow_name": ctx.plan.flow_name,
                             "deployed_name": deployed_name(ctx.plan)}),
-        "MFO_EXECUTION_ID": js("results.%s.execution_id" % INIT_ID),
+        "MFO_EXECUTION_ID": ctx.run_fact("execution_id"),
         **package_transforms(ctx),
     }
     return rawscript(FINISHED_ID, "Metaflow run finished: starts the flows deployed with @trigger_on_finish on it",
@@ -258,19 +264,19 @@ def package_transforms(ctx: _Context) -> Dict[str, Any]:
     return {name: static(value) for name, value in package.variables().items()} if package is not None else {}
 
 
-def init_module(ctx: _Context) -> Dict[str, Any]:
-    transforms = {
-        "MFO_PYTHON": static(ctx.target.python),
-        "MFO_FLOW": static(ctx.flow_spec),
-        "MFO_STEP": static(init_step_part(ctx)),
-        **package_transforms(ctx),
-    }
-    # The whole run input (parameters, an event's payload, a resume request), which the entry
-    # reads from the flow job: an input of a bash module is a process argument, limited to
-    # 128 KiB (runtime/windmill.py flow_input).
+def add_init(ctx: _Context, transforms: Dict[str, Any]) -> None:
+    """The first step's module also starts the run (``metaflow init``: the run
+    ``windmill-<flow job id>`` and its parameters, or a resume's clone), in its own process
+    before the step: a module of its own would start an interpreter and import Metaflow again
+    (~0.3 s a run). Its flow job is the run's root flow job (``WM_FLOW_JOB_ID``: scripts.py),
+    and its result also holds the run's execution id, run id and the run it resumes.
+    The whole run input (parameters, an event's payload, a resume request) is read from
+    the flow job: an input of a bash module is a process argument, limited to 128 KiB
+    (runtime/windmill.py flow_input)."""
+    transforms.pop("MFO_EXECUTION_ID", None)
+    transforms.pop("MFO_ORIGIN_RUN", None)
+    transforms["MFO_INIT"] = static(init_step_part(ctx))
     transforms["MFO_PARAMS"] = static(FLOW_INPUT)
-    return rawscript(INIT_ID, "Metaflow init: registers the run windmill-<flow job id> and its parameters",
-                     scripts.init_script(transforms), transforms)
 
 
 def sequence_modules(ctx: _Context, seq: Sequence, scope: Scope, sources: Tuple[str, ...] = ()) -> List[Dict[str, Any]]:
@@ -465,7 +471,7 @@ def step_module(ctx: _Context, task: StepTask, scope: Scope, joined: Optional[Fo
                 sources: List[str]) -> Dict[str, Any]:
     transforms = step_transforms(ctx, task, scope, joined, sources)
     module = rawscript(naming.step_id(task.name), step_summary(task),
-                       scripts.task_script(transforms, task.name), transforms)
+                       scripts.task_script(transforms, task.name, starts_run="MFO_INIT" in transforms), transforms)
     if task.retry.total_retries:
         # `attempts` counts retries, not attempts (flows.rs Retry::interval); Metaflow's
         # @retry + @catch fallback (step_task_retry_count).
@@ -490,12 +496,14 @@ def step_transforms(ctx: _Context, task: StepTask, scope: Scope, joined: Optiona
         "MFO_PYTHON": static(ctx.target.python),
         "MFO_FLOW": static(ctx.flow_spec),
         "MFO_STEP": static(checked_step_part(ctx, task)),
-        "MFO_EXECUTION_ID": js("results.%s.execution_id" % INIT_ID),
+        "MFO_EXECUTION_ID": ctx.run_fact("execution_id"),
         # Empty unless the run resumes another (runtime/resume.py): then a task the init
         # cloned only reports, the others run with --clone-run-id.
-        "MFO_ORIGIN_RUN": js("results.%s.origin_run_id" % INIT_ID),
+        "MFO_ORIGIN_RUN": ctx.run_fact("origin_run_id"),
         **package_transforms(ctx),
     }
+    if task.inputs.kind == "params":
+        add_init(ctx, out)
     if scope.depth:
         out["MFO_INDEX_PATH"] = js(scope.index_path())
     if task.recursive:

@@ -19,7 +19,7 @@ FINISHED = "metaflow_extensions.orchestrators.plugins.runtime.windmill"
 PYTHON_ARG = "MFO_PYTHON"
 # The task entry reads these from the environment (runtime/entry.py _OPTIONS).
 TASK_ARGS = ("MFO_PYTHON", "MFO_FLOW", "MFO_STEP", "MFO_EXECUTION_ID", "MFO_ORIGIN_RUN", "MFO_INDEX_PATH",
-             "MFO_ITERATION", "MFO_WIDTH", "MFO_BRANCHES", "MFO_LOOPS", "MFO_PARAMS") + PACKAGE_VARS
+             "MFO_ITERATION", "MFO_WIDTH", "MFO_BRANCHES", "MFO_LOOPS", "MFO_PARAMS", "MFO_INIT") + PACKAGE_VARS
 MAX_ARGS = 19  # windmill-parser-bash stops after $19
 FACTS_ARG = "MFO_REPORTS"
 
@@ -35,16 +35,15 @@ def declare(names: Iterable[str]) -> List[str]:
     return ['%s="${%d}"' % (name, i) for i, name in enumerate(names, 1)]
 
 
-def task_script(names: Iterable[str], step: str) -> str:
-    """A step: export the arguments and exec the task entry for ``step``."""
+def task_script(names: Iterable[str], step: str, starts_run: bool = False) -> str:
+    """A step: export the arguments and exec the task entry for ``step``. The first step's
+    module also starts the run: its parent job is the flow itself, so WM_FLOW_JOB_ID is the
+    id of this run's root flow job (variables.rs: "Job id of the encapsulating flow"); the
+    module reports it and every later module reads it from this module's result."""
+    if starts_run:
+        return _task(names, "Metaflow run start and step %s" % step, "--step %s" % step,
+                     {"MFO_EXECUTION_ID": "WM_FLOW_JOB_ID"})
     return _task(names, "Metaflow step %s" % step, "--step %s" % step)
-
-
-def init_script(names: Iterable[str]) -> str:
-    """The run's init task. Its parent job is the flow itself, so WM_FLOW_JOB_ID is the
-    id of this run's root flow job (variables.rs: "Job id of the encapsulating flow");
-    the task reports it and every later module reads it from this module's result."""
-    return _task(names, "Metaflow init", "--init", {"MFO_EXECUTION_ID": "WM_FLOW_JOB_ID"})
 
 
 def finished_script(names: Iterable[str]) -> str:
