@@ -55,3 +55,30 @@ def test_entry_imports_no_metaflow_and_reports_bad_input(tmp_path):
     bad = subprocess.run([sys.executable, "-m", fr.ENTRY], env={**os.environ, "MFO_SPEC": spec},
                          capture_output=True, text=True, cwd=tmp_path)
     assert bad.returncode == 2 and "no execution id" in bad.stderr
+
+
+def test_the_first_task_starts_the_run_then_runs_its_step_and_again_on_a_retry(tmp_path):
+    """MFO_INIT: the start step's task runs `metaflow init` (forked, one Metaflow import for
+    both) and then the step; its report holds the run it started. A retry (attempt 1) runs
+    the init again over the same records and the step as attempt 1."""
+    from metaflow_extensions.orchestrators.plugins.runtime.spec import flow_part, init_part, step_part
+
+    plan = fr.load_plan("linear")
+    deploy = fr.deploy_options("linear")
+    execution = "fused-" + os.urandom(4).hex()
+    env = {**os.environ, "MFO_FLOW": encode(flow_part(plan, deploy)),
+           "MFO_STEP": encode(step_part(plan, plan.step("start"), deploy)), "MFO_INIT": encode(init_part(plan)),
+           "MFO_EXECUTION_ID": execution, "MFO_PARAMS": json.dumps({"alpha": 7, "greeting": "hey"})}
+    for attempt in (0, 1):
+        report = tmp_path / ("report-%d.json" % attempt)
+        proc = subprocess.run([sys.executable, "-m", fr.ENTRY, "--step", "start"], cwd=tmp_path, timeout=300,
+                              env={**env, "MFO_ATTEMPT": str(attempt), "MFO_REPORT_FILE": str(report)},
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        values = json.loads(report.read_text())
+        assert values["execution_id"] == execution and values["run_id"] == "local-" + execution
+        assert values["origin_run_id"] == "" and values["pathspec"].endswith("/start/t")
+    run = fr.client_run(plan.flow_name, "local-" + execution)
+    start = run["start"].task
+    assert start.current_attempt == 1 and start.data.alpha == 7 and start.data.greeting == "hey"
+    assert "MFO_INIT" not in proc.stdout  # the plumbing never reaches user code's output

@@ -288,3 +288,28 @@ def test_no_yaml_anchors_even_where_tasks_share_values():
     shared `taskRunner` written as an alias as null. Every task is written out whole."""
     text = dump(_docker(2, image="img:1"))
     assert not re.search(r"(^|\s)[&*]id\d+", text)
+
+
+@pytest.mark.parametrize("name", ["linear", "custom_names", "foreach", "single_step"])
+def test_the_first_step_also_starts_the_run(name):
+    """No task of its own for `metaflow init`: the first step's task runs it first, with the
+    run's inputs and labels; every other task reads what that task reported, if anything."""
+    for version in (1, 2):
+        doc = compiled(name, version)
+        first, start = doc["tasks"][0], fr.load_plan(name).root.blocks[0]
+        start_name = getattr(start, "head", start).name
+        assert first["id"] == start_name and first["commands"][-1].endswith("--step %s" % start_name)
+        assert first["env"]["MFO_INIT"] == "{{ vars.metaflow.init | toJson | base64encode }}"
+        assert first["env"]["MFO_RESUME"] == "{{ labels | toJson }}" and "MFO_ORIGIN_RUN" not in first["env"]
+        assert ("MFO_PARAMS" in first["env"]) == ("inputs" in doc) == ("inputFiles" in first)
+        assert "First starts the run" in first["description"]
+        others = [t for t in tasks(doc) if t is not first and "env" in t]
+        assert not any("MFO_INIT" in t["env"] or "MFO_PARAMS" in t["env"] for t in others)
+        assert all("metaflow-init" not in dump({"t": t}) for t in others)
+
+
+def test_nested_loop_iterations_read_the_run_from_the_first_step():
+    """2.x: a task two Loops deep sees its iteration's parent execution, so it reads the
+    run's execution id from what the first step's task reported."""
+    deep = [t for t in tasks(compiled("nested_foreach", 2)) if t.get("id") == "level2"]
+    assert deep and deep[0]["env"]["MFO_EXECUTION_ID"] == "{{ outputs['start'].vars.execution_id }}"

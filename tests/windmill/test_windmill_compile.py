@@ -301,3 +301,35 @@ def test_a_flow_shipped_as_a_code_package_passes_the_validator_and_names_no_loca
     tasks = [m for m in modules(doc["value"]["modules"]) if "task entry" in (m["value"].get("content") or "")]
     assert tasks and all("\n".join(bootstrap_lines()) in m["value"]["content"] for m in tasks)
     assert all(m["value"]["input_transforms"]["METAFLOW_CODE_SHA"] == {"type": "static", "value": "ab12"} for m in tasks)
+
+
+@pytest.mark.parametrize("name", ["linear", "custom_names", "foreach", "single_step", "triggered"])
+def test_the_first_step_also_starts_the_run(documents, name):
+    """No module of its own for `metaflow init`: the first step's module runs it first, with
+    the run's input read from the flow job, and takes the run's id from WM_FLOW_JOB_ID; every
+    later module reads the run from that module's result."""
+    plan, _, doc = documents[name]
+    first = doc["value"]["modules"][0]
+    start = naming.step_id(plan.root.blocks[0].head.name if hasattr(plan.root.blocks[0], "head")
+                           else plan.root.blocks[0].name)
+    transforms = first["value"]["input_transforms"]
+    assert first["id"] == start and transforms["MFO_INIT"]["value"]["kind"] == "init"
+    assert transforms["MFO_PARAMS"] == {"type": "static", "value": "windmill:flow-input"}
+    assert "MFO_EXECUTION_ID" not in transforms and "MFO_ORIGIN_RUN" not in transforms
+    assert 'MFO_EXECUTION_ID="$WM_FLOW_JOB_ID"' in first["value"]["content"]
+    later = [m for m in modules(doc["value"]["modules"][1:]) if m["value"].get("type") == "rawscript"]
+    assert later and not any("MFO_INIT" in m["value"]["input_transforms"] for m in later)
+    runs = [m["value"]["input_transforms"].get("MFO_EXECUTION_ID") for m in later]
+    assert all(r == {"type": "javascript", "expr": "results.%s.execution_id" % start} for r in runs if r)
+    assert compiler.deployment_facts(doc)["flow_name"] == plan.flow_name
+
+
+def test_deployments_made_with_an_init_module_are_still_recognised(documents):
+    """Flows deployed before the init moved into the first step kept the deployment's facts
+    in a module `mf__init` (MFO_STEP): a re-deploy must still see whose they are."""
+    plan, _, doc = documents["linear"]
+    facts = compiler.deployment_facts(doc)
+    old = {"value": {"modules": [{"id": "mf__init", "value": {"input_transforms": {
+        "MFO_STEP": {"type": "static", "value": {"kind": "init", "deployment": {
+            k: v for k, v in facts.items() if k not in ("params", "internal_inputs")}}}}}}]}}
+    assert compiler.deployment_facts(old)["flow_name"] == plan.flow_name
