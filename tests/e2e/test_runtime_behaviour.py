@@ -57,17 +57,22 @@ def test_entry_imports_no_metaflow_and_reports_bad_input(tmp_path):
     assert bad.returncode == 2 and "no execution id" in bad.stderr
 
 
-def test_the_first_task_starts_the_run_then_runs_its_step_and_again_on_a_retry(tmp_path):
+@pytest.mark.parametrize("step_env", [{}, {"METAFLOW_MFO_TEST_SETTING": "step-only"}], ids=["shared", "own"])
+def test_the_first_task_starts_the_run_then_runs_its_step_and_again_on_a_retry(tmp_path, step_env):
     """MFO_INIT: the start step's task runs `metaflow init` (forked, one Metaflow import for
     both) and then the step; its report holds the run it started. A retry (attempt 1) runs
-    the init again over the same records and the step as attempt 1."""
+    the init again over the same records and the step as attempt 1. A step whose own
+    METAFLOW_* settings differ from the init's (@environment) is not run with Metaflow as
+    the init's settings imported it."""
     from metaflow_extensions.orchestrators.plugins.runtime.spec import flow_part, init_part, step_part
 
     plan = fr.load_plan("linear")
     deploy = fr.deploy_options("linear")
     execution = "fused-" + os.urandom(4).hex()
+    part = step_part(plan, plan.step("start"), deploy)
+    part["env"] = dict(part.get("env") or {}, **step_env)
     env = {**os.environ, "MFO_FLOW": encode(flow_part(plan, deploy)),
-           "MFO_STEP": encode(step_part(plan, plan.step("start"), deploy)), "MFO_INIT": encode(init_part(plan)),
+           "MFO_STEP": encode(part), "MFO_INIT": encode(init_part(plan)),
            "MFO_EXECUTION_ID": execution, "MFO_PARAMS": json.dumps({"alpha": 7, "greeting": "hey"})}
     for attempt in (0, 1):
         report = tmp_path / ("report-%d.json" % attempt)
