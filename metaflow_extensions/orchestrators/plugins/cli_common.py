@@ -219,6 +219,8 @@ class EngineCommands:
         @click.pass_obj
         @self.errors
         def compile(obj, file, **kw):
+            if kw.get("code_package"):
+                start_building(obj)
             text = engine.compile_text(obj, deploy_plan(obj, kw), kw)
             file.write(text)  # opens the (lazy) file only now: a failed compile leaves no file
 
