@@ -7,6 +7,7 @@ working directory and runs Metaflow, this extension and the flow's helper module
 import os
 import shutil
 import subprocess
+import tarfile
 
 import pytest
 
@@ -92,9 +93,19 @@ def test_a_worker_with_only_python_and_metaflows_dependencies_runs_the_flow(targ
 
 def test_the_package_is_stored_once_and_the_document_names_no_local_path(target, tmp_path):
     src = _copy(tmp_path)
+    (src / "sub").mkdir()
+    (src / "sub" / "extra.py").write_text("X = 1\n")
+    for hidden in (".venv/lib", ".metaflow/x"):  # walked by nobody: Metaflow packages no hidden file
+        (src / hidden).mkdir(parents=True)
+        (src / hidden / "skipped.py").write_text("Y = 1\n")
     flow = src / "two_module.py"
     target.cli(flow, "create")
     stored = _package_files()
+    names = set()
+    for blob in stored:
+        with tarfile.open(blob, "r:gz") as tar:
+            names.update(tar.getnames())
+    assert {"two_module.py", "helper.py", "sub/extra.py"} <= names and not any("skipped" in n for n in names)
     target.cli(flow, "create")
     assert _package_files() == stored, "re-deploying an unchanged flow stored something new"
     out = tmp_path / "doc.txt"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from typing import Dict, List
 
@@ -58,7 +59,20 @@ def start_building(obj) -> None:
 def _new_package(obj):
     from metaflow.package import MetaflowPackage
 
-    return MetaflowPackage(obj.flow, obj.environment, obj.echo, suffixes=obj.package_suffixes)
+    return MetaflowPackage(obj.flow, obj.environment, obj.echo, suffixes=obj.package_suffixes,
+                           exclude_tl_dirs=hidden_dirs(os.path.dirname(os.path.abspath(sys.argv[0]))))
+
+
+def hidden_dirs(flow_dir: str) -> List[str]:
+    """The flow directory's hidden directories (``.metaflow``, where local runs keep their
+    datastore by default, ``.git``, ``.venv``). Metaflow packages no file under a hidden
+    directory but walks every one of them (``packaging_sys.utils.walk``), so a deploy from a
+    project holding a virtualenv or many local runs spent seconds there; left out of the walk,
+    the package is the same."""
+    try:
+        return sorted(e.name for e in os.scandir(flow_dir) if e.name.startswith(".") and e.is_dir())
+    except OSError:
+        return []
 
 
 def build_and_upload(obj, flow_file: str) -> CodePackage:
