@@ -102,9 +102,12 @@ def test_the_package_is_stored_once_and_the_document_names_no_local_path(target,
     target.cli(flow, "create")
     stored = _package_files()
     names = set()
-    for blob in stored:
-        with tarfile.open(blob, "r:gz") as tar:
-            names.update(tar.getnames())
+    for blob in stored:  # the flow's data directory also holds artifacts of earlier runs
+        try:
+            with tarfile.open(blob, "r:gz") as tar:
+                names.update(tar.getnames())
+        except tarfile.ReadError:
+            continue
     assert {"two_module.py", "helper.py", "sub/extra.py"} <= names and not any("skipped" in n for n in names)
     target.cli(flow, "create")
     assert _package_files() == stored, "re-deploying an unchanged flow stored something new"

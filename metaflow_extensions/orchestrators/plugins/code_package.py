@@ -52,6 +52,8 @@ def start_building(obj) -> None:
     """Start the package now: Metaflow builds it in a thread of its own, which then overlaps
     what the command does before it needs the package (the engine client's import and first
     requests, the plan). Only where tasks can fetch it; build_and_upload says why otherwise."""
+    if obj.environment.TYPE != "local":
+        return  # MetaflowPackage initialises a @conda/@pypi environment: only after the deploy's checks
     if obj.flow_datastore.TYPE in FETCHABLE and getattr(obj, _STARTED, None) is None:
         setattr(obj, _STARTED, _new_package(obj))
 
