@@ -76,11 +76,12 @@ class _Context:
     target: KestraTarget
     profile: profiles.Profile = field(init=False)
     runner: Dict[str, Any] = field(init=False, default_factory=dict)  # a task's taskRunner (and image)
-    has_inputs: bool = False  # the flow has inputs (parameters, an event's payload)
+    inputs: List[Dict[str, Any]] = field(init=False)  # the flow's inputs (parameters, an event's payload)
     start: str = field(init=False)  # the first step: its task also starts the run
 
     def __post_init__(self):
         self.profile = profiles.for_version(self.target.version)
+        self.inputs = flow_inputs(self.plan, self.profile)
         self.start = first_step(self.plan.root)
 
 
@@ -109,10 +110,8 @@ def compile_flow(plan: Plan, deploy: DeployOptions, target: KestraTarget) -> Dic
     if plan.doc:
         doc["description"] = plan.doc
     doc["labels"] = dict(target.labels)
-    inputs = flow_inputs(plan, ctx.profile)
-    if inputs:
-        doc["inputs"] = inputs
-    ctx.has_inputs = bool(inputs)
+    if ctx.inputs:
+        doc["inputs"] = ctx.inputs
     doc["variables"] = {VARS: flow_variables(ctx)}
     doc["tasks"] = sequence_tasks(ctx, plan.root, Where())
     triggers = flow_triggers(ctx)
@@ -214,7 +213,7 @@ def add_init(ctx: _Context, task: Dict[str, Any]) -> None:
     # execution labels include the flow's, so `labels` is always defined
     # (Execution.newExecution, RunVariables@v1.3.25).
     env["MFO_RESUME"] = "{{ labels | toJson }}"
-    if ctx.has_inputs:
+    if ctx.inputs:
         # The whole inputs map, encoded on render, in a file of the task's directory (an
         # environment value is limited to 128 KiB); the launcher passes each as --<name>.
         env["MFO_PARAMS"] = "@" + PARAMS_FILE

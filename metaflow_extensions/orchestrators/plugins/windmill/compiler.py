@@ -273,8 +273,6 @@ def add_init(ctx: _Context, transforms: Dict[str, Any]) -> None:
     The whole run input (parameters, an event's payload, a resume request) is read from
     the flow job: an input of a bash module is a process argument, limited to 128 KiB
     (runtime/windmill.py flow_input)."""
-    transforms.pop("MFO_EXECUTION_ID", None)
-    transforms.pop("MFO_ORIGIN_RUN", None)
     transforms["MFO_INIT"] = static(init_step_part(ctx))
     transforms["MFO_PARAMS"] = static(FLOW_INPUT)
 
@@ -496,13 +494,15 @@ def step_transforms(ctx: _Context, task: StepTask, scope: Scope, joined: Optiona
         "MFO_PYTHON": static(ctx.target.python),
         "MFO_FLOW": static(ctx.flow_spec),
         "MFO_STEP": static(checked_step_part(ctx, task)),
-        "MFO_EXECUTION_ID": ctx.run_fact("execution_id"),
+    }
+    starts_run = task.inputs.kind == "params"
+    if not starts_run:  # the first step's module knows both from the run it starts
+        out["MFO_EXECUTION_ID"] = ctx.run_fact("execution_id")
         # Empty unless the run resumes another (runtime/resume.py): then a task the init
         # cloned only reports, the others run with --clone-run-id.
-        "MFO_ORIGIN_RUN": ctx.run_fact("origin_run_id"),
-        **package_transforms(ctx),
-    }
-    if task.inputs.kind == "params":
+        out["MFO_ORIGIN_RUN"] = ctx.run_fact("origin_run_id")
+    out.update(package_transforms(ctx))
+    if starts_run:
         add_init(ctx, out)
     if scope.depth:
         out["MFO_INDEX_PATH"] = js(scope.index_path())
