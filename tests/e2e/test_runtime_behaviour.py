@@ -1,4 +1,5 @@
 """What happens inside tasks: retries, @catch, @environment, reports, and the entry's cost."""
+import base64
 import json
 import os
 import subprocess
@@ -55,6 +56,26 @@ def test_entry_imports_no_metaflow_and_reports_bad_input(tmp_path):
     bad = subprocess.run([sys.executable, "-m", fr.ENTRY], env={**os.environ, "MFO_SPEC": spec},
                          capture_output=True, text=True, cwd=tmp_path)
     assert bad.returncode == 2 and "no execution id" in bad.stderr
+
+
+def test_a_task_that_cannot_end_the_run_does_not_run_its_step(tmp_path):
+    """MFO_FINISH (the end step's task also starts the flows waiting for the run) is checked
+    before the step runs: outside a Windmill flow step, or with a spec of another engine,
+    the task stops at once with one line, and no step ran."""
+    plan = fr.load_plan("linear")
+    spec = encode(step_spec(plan, plan.step("end"), fr.deploy_options("linear")))
+    finish = json.dumps({"flow_name": plan.flow_name, "deployed_name": plan.flow_name})
+    env = {**os.environ, "MFO_SPEC": spec, "MFO_EXECUTION_ID": "fin-" + os.urandom(4).hex(), "MFO_FINISH": finish}
+    proc = subprocess.run([sys.executable, "-m", fr.ENTRY, "--step", "end"], env=env, capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "metaflow-orchestrators: cannot start the task: --finish-spec goes with a Windmill step's spec"], proc.stderr
+    windmill_spec = json.loads(base64.b64decode(spec)) if not spec.startswith("{") else json.loads(spec)
+    env["MFO_SPEC"] = json.dumps(dict(windmill_spec, engine="windmill"))
+    proc = subprocess.run([sys.executable, "-m", fr.ENTRY, "--step", "end"], env=env, capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2 and "not running as a Windmill flow step (no BASE_INTERNAL_URL" in proc.stderr
+    assert "Task is starting" not in proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize("step_env", [{}, {"METAFLOW_MFO_TEST_SETTING": "step-only"}], ids=["shared", "own"])

@@ -337,8 +337,9 @@ def _run_id_in(text):
 
 
 def test_flow_trigger_starts_the_downstream_flow(server):
-    """Windmill has no flow-finish trigger: the upstream run's last module starts every flow
-    deployed with @trigger_on_finish on it, found when the run ends."""
+    """Windmill has no flow-finish trigger: the upstream run's end step module, once the step
+    succeeded, starts every flow deployed with @trigger_on_finish on it, found then; the
+    module's result holds the step's report and what it started."""
     path = we.deploy(server, "on_finish")
     try:
         upstream = we.run(server, "linear")
@@ -350,8 +351,9 @@ def test_flow_trigger_starts_the_downstream_flow(server):
                 if jobs and jobs[0].get("type") == "CompletedJob":
                     break
                 time.sleep(0.5)
-            finished = [j for p, m, j in client.flow_jobs(upstream) if m["id"] == "mf__finished"]
+            finished = [j for p, m, j in client.flow_jobs(upstream) if m["id"] == "end"]
             note = client.job_logs(finished[0]["id"])
+            result = client.get_job(finished[0]["id"])["result"]
     finally:
         with server.client() as client:
             client.delete_flow(path)
@@ -359,3 +361,4 @@ def test_flow_trigger_starts_the_downstream_flow(server):
     downstream = fr.client_run("OnFinishFlow", engine_run_id("windmill", jobs[0]["id"]))
     assert downstream.successful
     assert "started %s" % path in note
+    assert result["pathspec"].endswith("/end/t") and [s["flow"] for s in result["started"]] == [path]

@@ -214,13 +214,18 @@ def test_a_bash_script_takes_at_most_19_arguments():
         scripts.declare(list(scripts.TASK_ARGS) * 2)
 
 
-def test_every_flow_ends_by_starting_the_flows_that_wait_for_it(documents):
+def test_the_end_step_also_starts_the_flows_that_wait_for_it(documents):
+    """No module of its own after the end step: the end step's module, once the step
+    succeeded, starts the flows deployed with @trigger_on_finish on this one."""
     for name, (plan, _, doc) in documents.items():
         last = doc["value"]["modules"][-1]
-        assert last["id"] == compiler.FINISHED_ID, name
-        assert last["value"]["content"].rstrip().endswith("runtime.windmill --finished")
-        assert last["value"]["input_transforms"]["MFO_STEP"]["value"]["deployed_name"] == (
-            plan.project.flow_name if plan.project else plan.flow_name)
+        assert last["id"] == naming.step_id(plan.end_step), name
+        assert last["value"]["content"].rstrip().endswith("runtime.entry --step %s" % plan.end_step), name
+        assert last["value"]["input_transforms"]["MFO_FINISH"]["value"] == {
+            "flow_name": plan.flow_name,
+            "deployed_name": plan.project.flow_name if plan.project else plan.flow_name}, name
+        others = [m for m in modules(doc["value"]["modules"][:-1]) if m["value"].get("type") == "rawscript"]
+        assert not any("MFO_FINISH" in m["value"]["input_transforms"] for m in others), name
 
 
 def test_triggered_flows_take_the_event_as_an_input_and_say_what_they_wait_for(documents):
@@ -318,7 +323,8 @@ def test_the_first_step_also_starts_the_run(documents, name):
     assert "MFO_EXECUTION_ID" not in transforms and "MFO_ORIGIN_RUN" not in transforms
     assert 'MFO_EXECUTION_ID="$WM_FLOW_JOB_ID"' in first["value"]["content"]
     later = [m for m in modules(doc["value"]["modules"][1:]) if m["value"].get("type") == "rawscript"]
-    assert later and not any("MFO_INIT" in m["value"]["input_transforms"] for m in later)
+    assert bool(later) == (name != "single_step")
+    assert not any("MFO_INIT" in m["value"]["input_transforms"] for m in later)
     runs = [m["value"]["input_transforms"].get("MFO_EXECUTION_ID") for m in later]
     assert all(r == {"type": "javascript", "expr": "results.%s.execution_id" % start} for r in runs if r)
     assert compiler.deployment_facts(doc)["flow_name"] == plan.flow_name

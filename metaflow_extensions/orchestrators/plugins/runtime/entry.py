@@ -30,6 +30,8 @@ _OPTIONS = {
     "task-spec": ("MFO_STEP", "this task's own spec part (JSON or base64); with --flow-spec"),
     "init-spec": ("MFO_INIT", "the first step's task also starts the run: the init's spec part (JSON or base64); "
                   "with --flow-spec and --task-spec"),
+    "finish-spec": ("MFO_FINISH", "Windmill: the end step's task also ends the run, once the step succeeded: starts the "
+                    "flows deployed with @trigger_on_finish on it (JSON {flow_name, deployed_name})"),
     "execution-id": ("MFO_EXECUTION_ID", "engine execution / job id (gives the run id)"),
     "index-path": ("MFO_INDEX_PATH", "foreach indices, outermost first: '2.0' or '[2, 0]'"),
     "iteration": ("MFO_ITERATION", "iteration of a recursive switch step"),
@@ -182,6 +184,20 @@ def read_init_spec(args: argparse.Namespace, spec: Dict[str, Any]) -> Optional[D
     return in_package(init, os.environ.get("METAFLOW_EXTRACTED_ROOT"))
 
 
+def read_finish_spec(args: argparse.Namespace, spec: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """What the end step's task needs to end the run (``MFO_FINISH``), checked before the
+    step runs: a task that could not start the waiting flows must not run the step first."""
+    if not args.finish_spec:
+        return None
+    finish = decode_spec(args.finish_spec)
+    if spec.get("kind") != "step" or spec.get("engine") != "windmill":
+        raise LaunchError("--finish-spec goes with a Windmill step's spec")
+    if not isinstance(finish.get("deployed_name"), str) or not isinstance(finish.get("flow_name"), str):
+        raise LaunchError("--finish-spec needs the flow's flow_name and deployed_name")
+    windmill.check_flow_step(os.environ)
+    return finish
+
+
 def in_package(spec: Dict[str, Any], root: Optional[str]) -> Dict[str, Any]:
     """A flow shipped as a code package is named relative to the package, which the task's
     command unpacked at ``root`` (code_package.bootstrap_lines)."""
@@ -202,6 +218,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if init_spec is not None:  # the run this task starts resumes another one, if any
             rt = replace(rt, origin_run=resume.origin_of(rt.resume.origin_run_id if rt.resume else None))
         init = build_command(init_spec, rt) if init_spec is not None else None
+        finish = read_finish_spec(args, spec)
         command: Command = build_command(spec, rt)
     except (LaunchError, ValueError, KeyError, windmill.WindmillLookupError, resume.ResumeError) as ex:
         return cannot_start(ex)
@@ -212,6 +229,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(json.dumps(shown))
         return 0
     write_files(command.files)
+    engine_env = dict(os.environ)  # what finish_run reads (the run's execution id), before it is popped
     for env_name, _ in _OPTIONS.values():
         os.environ.pop(env_name, None)  # our own plumbing stays out of user code
     if init is not None and init_spec is not None:
@@ -222,15 +240,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         report_init(init_spec, rt)
     os.environ.update(command.env)  # before Metaflow is imported: it reads config at import
     if spec.get("kind") == "step":
-        if rt.origin_run and report_clone(spec, rt):
-            return 0
-        if spec.get("conda_env"):
-            try:
-                command = environments.enter(spec, command, os.getcwd())
-            except LaunchError as ex:
-                return cannot_start(ex)
-            os.environ.update(command.env)
-        return run_step_with_logs(command, spec, rt)
+        code = run_step(command, spec, rt)
+        if code == 0 and finish is not None:
+            return windmill.finish_run(engine_env, finish)
+        return code
     if _same_interpreter(command.argv[0]):
         code = run_flow_in_process(command.argv[1:])
         if code == 0:
@@ -240,6 +253,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     sys.stdout.flush()
     os.execvpe(command.argv[0], command.argv, dict(os.environ))
     return 0  # not reached
+
+
+def run_step(command: Command, spec: Dict[str, Any], rt) -> int:
+    """The step's task, or in a resumed run the report of its clone."""
+    if rt.origin_run and report_clone(spec, rt):
+        return 0
+    if spec.get("conda_env"):
+        try:
+            command = environments.enter(spec, command, os.getcwd())
+        except LaunchError as ex:
+            return cannot_start(ex)
+        os.environ.update(command.env)
+    return run_step_with_logs(command, spec, rt)
 
 
 def start_run(init: Command, step_env: Dict[str, str]) -> int:

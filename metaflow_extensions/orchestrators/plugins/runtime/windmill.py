@@ -159,29 +159,57 @@ def start_listeners(env: Mapping[str, str], spec: Mapping[str, Any], fetch=None)
     return started
 
 
-def finished_main() -> int:
-    """The last module of every flow we deploy (``mf__finished``): reached only when every
-    step succeeded."""
-    env = dict(os.environ)
-    missing = [n for n in REQUIRED + ("WM_FLOW_PATH", "MFO_STEP", "MFO_EXECUTION_ID") if not env.get(n)]
-    if missing:
-        print("metaflow-orchestrators: not running as a Windmill flow step (no %s)" % ", ".join(missing),
-              file=sys.stderr)
-        return 2
-    spec = json.loads(env["MFO_STEP"])
+def finish_run(env: Mapping[str, str], part: Mapping[str, Any]) -> int:
+    """What the end step's module does once the step succeeded (``MFO_FINISH``: the run
+    succeeded): start every deployed flow waiting for this run (``@trigger_on_finish``;
+    Windmill has no flow-finish trigger). In the end step's own process: a module of its
+    own after it cost an interpreter start on every run. The flows started are added to the
+    module's result, after what the step reported there."""
     try:
-        started = start_listeners(env, spec)
+        started = start_listeners(env, part)
     except (urllib.error.URLError, OSError, ValueError, KeyError) as ex:
-        print("metaflow-orchestrators: cannot start the flows waiting for %s: %s" % (spec["deployed_name"], ex),
+        print("metaflow-orchestrators: cannot start the flows waiting for %s: %s" % (part["deployed_name"], ex),
               file=sys.stderr)
         return 1
     for path, job in started:
         print("@trigger_on_finish: started %s (job %s)" % (path, job))
     if not started:
-        print("No deployed flow waits for %s (@trigger_on_finish)." % spec["deployed_name"])
-    with open("result.json", "w") as f:
-        json.dump({"started": [{"flow": p, "job": j} for p, j in started]}, f)
+        print("No deployed flow waits for %s (@trigger_on_finish)." % part["deployed_name"])
+    add_to_result({"started": [{"flow": p, "job": j} for p, j in started]})
     return 0
+
+
+def add_to_result(values: Mapping[str, Any]) -> None:
+    """Merge ``values`` into the module's result (``./result.json``, reporter.py)."""
+    try:
+        with open("result.json") as f:
+            result = json.load(f)
+    except (OSError, ValueError):
+        result = {}
+    if not isinstance(result, dict):
+        result = {}
+    result.update(values)
+    with open("result.json", "w") as f:
+        json.dump(result, f, sort_keys=True)
+
+
+def check_flow_step(env: Mapping[str, str], also: Tuple[str, ...] = ()) -> None:
+    """What finish_run reads from a Windmill flow step's job variables."""
+    missing = [n for n in REQUIRED + ("WM_FLOW_PATH", "MFO_EXECUTION_ID") + also if not env.get(n)]
+    if missing:
+        raise WindmillLookupError("not running as a Windmill flow step (no %s)" % ", ".join(missing))
+
+
+def finished_main() -> int:
+    """``--finished``: the module ``mf__finished`` that flows deployed before the run's end
+    moved into the end step (0.x) still have, reached only when every step succeeded."""
+    env = dict(os.environ)
+    try:
+        check_flow_step(env, ("MFO_STEP",))
+    except WindmillLookupError as ex:
+        print("metaflow-orchestrators: %s" % ex, file=sys.stderr)
+        return 2
+    return finish_run(env, json.loads(env["MFO_STEP"]))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ from ..runtime.windmill import EVENT_INPUT, FLOW_INPUT, deployment_of
 from . import naming, schema, scripts
 
 CAPABILITIES = Capabilities(engine="Windmill", recursive_switch=True)
-FINISHED_ID = naming.own_id("finished")
 # Metaflow enforces @timeout inside the step; Windmill's module timeout is the backstop.
 TIMEOUT_BUFFER = 60
 MAX_RETRY_SECONDS = 65535  # flows.rs ConstantDelay.seconds: u16
@@ -123,7 +122,7 @@ def compile_flow(plan: Plan, deploy: DeployOptions, target: WindmillTarget) -> D
         "path": path,
         "summary": summary(plan),
         "description": description(ctx),
-        "value": {"modules": sequence_modules(ctx, plan.root, Scope()) + [finished_module(ctx)]},
+        "value": {"modules": sequence_modules(ctx, plan.root, Scope())},
         "schema": schema.flow_schema(plan, EVENT_INPUT if triggered(plan) else None),
     }
     if target.workflow_timeout:
@@ -243,19 +242,13 @@ def init_step_part(ctx: _Context) -> Dict[str, Any]:
     return part
 
 
-def finished_module(ctx: _Context) -> Dict[str, Any]:
-    """Last module, reached only when every step succeeded: starts the deployed flows
-    that wait for this one (``@trigger_on_finish``; Windmill has no flow-finish trigger).
-    They are looked up when the run ends, so a flow deployed later is found too."""
-    transforms = {
-        "MFO_PYTHON": static(ctx.target.python),
-        "MFO_STEP": static({"kind": "finished", "flow_name": ctx.plan.flow_name,
-                            "deployed_name": deployed_name(ctx.plan)}),
-        "MFO_EXECUTION_ID": ctx.run_fact("execution_id"),
-        **package_transforms(ctx),
-    }
-    return rawscript(FINISHED_ID, "Metaflow run finished: starts the flows deployed with @trigger_on_finish on it",
-                     scripts.finished_script(transforms), transforms)
+def add_finish(ctx: _Context, transforms: Dict[str, Any]) -> None:
+    """The end step's module also ends the run, once the step succeeded (the run did): it
+    starts the deployed flows that wait for this one (``@trigger_on_finish``; Windmill has
+    no flow-finish trigger), looked up then, so a flow deployed later is found too. In the
+    end step's own process (runtime/windmill.py finish_run): a module of its own after it
+    cost an interpreter start on every run."""
+    transforms["MFO_FINISH"] = static({"flow_name": ctx.plan.flow_name, "deployed_name": deployed_name(ctx.plan)})
 
 
 def package_transforms(ctx: _Context) -> Dict[str, Any]:
@@ -469,7 +462,8 @@ def step_module(ctx: _Context, task: StepTask, scope: Scope, joined: Optional[Fo
                 sources: List[str]) -> Dict[str, Any]:
     transforms = step_transforms(ctx, task, scope, joined, sources)
     module = rawscript(naming.step_id(task.name), step_summary(task),
-                       scripts.task_script(transforms, task.name, starts_run="MFO_INIT" in transforms), transforms)
+                       scripts.task_script(transforms, task.name, starts_run="MFO_INIT" in transforms,
+                                           ends_run="MFO_FINISH" in transforms), transforms)
     if task.retry.total_retries:
         # `attempts` counts retries, not attempts (flows.rs Retry::interval); Metaflow's
         # @retry + @catch fallback (step_task_retry_count).
@@ -504,6 +498,8 @@ def step_transforms(ctx: _Context, task: StepTask, scope: Scope, joined: Optiona
     out.update(package_transforms(ctx))
     if starts_run:
         add_init(ctx, out)
+    if task.name == ctx.plan.end_step:
+        add_finish(ctx, out)
     if scope.depth:
         out["MFO_INDEX_PATH"] = js(scope.index_path())
     if task.recursive:

@@ -15,11 +15,11 @@ from ..code_package import DS_VAR, SHA_VAR, URL_VAR, bootstrap_lines
 PACKAGE_VARS = (URL_VAR, SHA_VAR, DS_VAR)  # the code package's address (code_package.py)
 
 ENTRY = "metaflow_extensions.orchestrators.plugins.runtime.entry"
-FINISHED = "metaflow_extensions.orchestrators.plugins.runtime.windmill"
 PYTHON_ARG = "MFO_PYTHON"
 # The task entry reads these from the environment (runtime/entry.py _OPTIONS).
 TASK_ARGS = ("MFO_PYTHON", "MFO_FLOW", "MFO_STEP", "MFO_EXECUTION_ID", "MFO_ORIGIN_RUN", "MFO_INDEX_PATH",
-             "MFO_ITERATION", "MFO_WIDTH", "MFO_BRANCHES", "MFO_LOOPS", "MFO_PARAMS", "MFO_INIT") + PACKAGE_VARS
+             "MFO_ITERATION", "MFO_WIDTH", "MFO_BRANCHES", "MFO_LOOPS", "MFO_PARAMS", "MFO_INIT",
+             "MFO_FINISH") + PACKAGE_VARS
 MAX_ARGS = 19  # windmill-parser-bash stops after $19
 FACTS_ARG = "MFO_REPORTS"
 
@@ -35,24 +35,19 @@ def declare(names: Iterable[str]) -> List[str]:
     return ['%s="${%d}"' % (name, i) for i, name in enumerate(names, 1)]
 
 
-def task_script(names: Iterable[str], step: str, starts_run: bool = False) -> str:
+def task_script(names: Iterable[str], step: str, starts_run: bool = False, ends_run: bool = False) -> str:
     """A step: export the arguments and exec the task entry for ``step``. The first step's
     module also starts the run: its parent job is the flow itself, so WM_FLOW_JOB_ID is the
     id of this run's root flow job (variables.rs: "Job id of the encapsulating flow"); the
-    module reports it and every later module reads it from this module's result."""
-    if starts_run:
-        return _task(names, "Metaflow run start and step %s" % step, "--step %s" % step,
-                     {"MFO_EXECUTION_ID": "WM_FLOW_JOB_ID"})
-    return _task(names, "Metaflow step %s" % step, "--step %s" % step)
+    module reports it and every later module reads it from this module's result. The end
+    step's module also ends it (starts the flows deployed with @trigger_on_finish on it)."""
+    title = "Metaflow %sstep %s%s" % ("run start and " if starts_run else "", step,
+                                      " and run end" if ends_run else "")
+    from_env = {"MFO_EXECUTION_ID": "WM_FLOW_JOB_ID"} if starts_run else None
+    return _task(names, title, "--step %s" % step, from_env)
 
 
-def finished_script(names: Iterable[str]) -> str:
-    """The run's last module: starts the flows deployed with @trigger_on_finish on it."""
-    return _task(names, "Metaflow run finished", "--finished", module=FINISHED)
-
-
-def _task(names: Iterable[str], title: str, flag: str, from_env: Optional[Dict[str, str]] = None,
-          module: str = ENTRY) -> str:
+def _task(names: Iterable[str], title: str, flag: str, from_env: Optional[Dict[str, str]] = None) -> str:
     """``from_env``: task variables taken from Windmill's job variables, not arguments."""
     names = list(names)
     from_env = from_env or {}
@@ -64,7 +59,7 @@ def _task(names: Iterable[str], title: str, flag: str, from_env: Optional[Dict[s
     lines.append("export %s" % " ".join(exported))
     if URL_VAR in names:
         lines += bootstrap_lines()
-    lines.append('exec "$%s" -m %s %s' % (PYTHON_ARG, module, flag))
+    lines.append('exec "$%s" -m %s %s' % (PYTHON_ARG, ENTRY, flag))
     return "\n".join(lines) + "\n"
 
 
