@@ -7,10 +7,12 @@ working directory and runs Metaflow, this extension and the flow's helper module
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 
 import pytest
 
+from metaflow_extensions.orchestrators.plugins import package_reuse
 from shipped_flows import HELPER, TWO_MODULE_FLOW as FLOW
 
 pytestmark = [pytest.mark.e2e]
@@ -119,3 +121,29 @@ def test_the_package_is_stored_once_and_the_document_names_no_local_path(target,
     (src / "helper.py").write_text(HELPER + "# changed in %s\n" % tmp_path.name)  # unique: the store is shared
     target.cli(flow, "create")
     assert len(_package_files()) == len(stored) + 1, "a changed flow must store a new package"
+
+
+def test_a_redeploy_of_an_unchanged_flow_reuses_the_package_metaflow_builds(target, tmp_path):
+    """package_reuse.py: once its files are a few seconds old, an unchanged flow's package is
+    read back from the datastore instead of packed again; it is the package Metaflow's own
+    `package save` writes, byte for byte (same SHA-1), and a change gives a new one."""
+    import hashlib
+    import re
+    import time
+
+    src = _copy(tmp_path)
+    flow = src / "two_module.py"
+    time.sleep(max(0.0, package_reuse.RACY_SECONDS + 0.2 - (time.time() - os.stat(flow).st_ctime)))
+    shas = []
+    for i in range(2):
+        out = tmp_path / ("doc%d.txt" % i)
+        target.cli(flow, "compile", str(out))
+        shas += re.findall(r"\b[0-9a-f]{40}\b", out.read_text())[:1]
+    saved = tmp_path / "saved.tgz"
+    proc = subprocess.run([sys.executable, str(flow), "--no-pylint", "package", "save", str(saved)],
+                          capture_output=True, text=True, env=target.env(), cwd=str(src), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert shas[0] == shas[1] == hashlib.sha1(saved.read_bytes()).hexdigest()
+    (src / "helper.py").write_text(HELPER + "# changed\n")
+    target.cli(flow, "compile", str(tmp_path / "doc2.txt"))
+    assert shas[0] not in (tmp_path / "doc2.txt").read_text()

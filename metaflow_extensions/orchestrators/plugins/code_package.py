@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass
 from typing import Dict, List
 
+from . import package_reuse
 from .plan.errors import PlanError
 
 # The variables a task's engine command reads (Kestra: task env; Windmill: script arguments).
@@ -61,8 +62,9 @@ def start_building(obj) -> None:
 def _new_package(obj):
     from metaflow.package import MetaflowPackage
 
+    extra = {"backend": package_reuse.ReusingTar(obj.flow_datastore)} if obj.flow_datastore.TYPE == "local" else {}
     return MetaflowPackage(obj.flow, obj.environment, obj.echo, suffixes=obj.package_suffixes,
-                           exclude_tl_dirs=hidden_dirs(os.path.dirname(os.path.abspath(sys.argv[0]))))
+                           exclude_tl_dirs=hidden_dirs(os.path.dirname(os.path.abspath(sys.argv[0]))), **extra)
 
 
 def hidden_dirs(flow_dir: str) -> List[str]:
