@@ -327,7 +327,7 @@ def main() -> None:
     for name in ("KESTRA_HOST", "KESTRA_USER", "KESTRA_PASSWORD", "WINDMILL_HOST"):
         base_env.pop(name, None)
     print("machine: %d cores, Python %s; %d interleaved repetitions, medians; an engine run's code package is "
-          "built once per width and engine, then reused (the compile line shows both)"
+          "built on its first run of each width, then reused (the compile line shows both)"
           % (os.cpu_count(), sys.version.split()[0], args.reps))
     emulators: List = [Emulator(engine, work) for engine in args.engines] + ([real] if real else [])
     try:
