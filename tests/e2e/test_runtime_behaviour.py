@@ -78,6 +78,19 @@ def test_a_task_that_cannot_end_the_run_does_not_run_its_step(tmp_path):
     assert "Task is starting" not in proc.stdout + proc.stderr
 
 
+def test_the_finished_module_of_older_deployments_still_runs(tmp_path):
+    """Flows deployed before the run's end moved into the end step end with a module
+    `mf__finished` running `runtime.windmill --finished`: it still starts, and outside a
+    Windmill flow step says so in one line."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WM_", "BASE_INTERNAL_URL"))}
+    env["MFO_STEP"] = json.dumps({"kind": "finished", "flow_name": "F", "deployed_name": "F"})
+    proc = subprocess.run([sys.executable, "-m", "metaflow_extensions.orchestrators.plugins.runtime.windmill",
+                           "--finished"], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "metaflow-orchestrators: not running as a Windmill flow step (no BASE_INTERNAL_URL, WM_WORKSPACE, "
+        "WM_FLOW_JOB_ID, WM_TOKEN, WM_FLOW_PATH, MFO_EXECUTION_ID)"], proc.stderr
+
+
 @pytest.mark.parametrize("step_env", [{}, {"METAFLOW_MFO_TEST_SETTING": "step-only"}], ids=["shared", "own"])
 def test_the_first_task_starts_the_run_then_runs_its_step_and_again_on_a_retry(tmp_path, step_env):
     """MFO_INIT: the start step's task runs `metaflow init` (forked, one Metaflow import for
