@@ -327,6 +327,7 @@ class EngineCommands:
         engine = self.engine
         seen: Dict[str, Any] = {}
         totals = attempt_totals(obj)
+        last_step = next((node.name for node in obj.graph if node.type == "end"), None)
 
         def progress(run: Dict[str, Any]) -> None:
             for step in engine.step_states(client, run):
@@ -334,7 +335,11 @@ class EngineCommands:
                     seen[step.label] = (step.state, step.attempt)
                     obj.echo("    " + step_line(step, totals))
 
-        run = engine.wait(client, engine_id, max_wait, 1.0, progress)
+        def closing() -> bool:
+            """The run's last step runs: it may end any moment (seen in the progress above)."""
+            return (seen.get(last_step) or ("",))[0] == "RUNNING"
+
+        run = engine.wait(client, engine_id, max_wait, 1.0, progress, closing)
         state = engine.state_of(run)
         run_id = engine.run_id(engine_id)
         if engine.status_of(run) != "SUCCEEDED":

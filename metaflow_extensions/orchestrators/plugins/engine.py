@@ -163,7 +163,9 @@ class Engine:
         raise NotImplementedError
 
     def wait(self, client, engine_run_id: str, max_wait: Optional[float], poll: float,
-             on_update: Optional[Callable[[Dict[str, Any]], None]] = None) -> Dict[str, Any]:
+             on_update: Optional[Callable[[Dict[str, Any]], None]] = None,
+             closing: Optional[Callable[[], bool]] = None) -> Dict[str, Any]:
+        """Until the run ended; ``closing()``: whether its last step runs (polled faster)."""
         raise NotImplementedError
 
     def step_states(self, client, run: Mapping[str, Any]) -> List[StepState]:

@@ -21,6 +21,8 @@ _MAX_DETAIL = 500
 _NOT_FOUND_GRACE = 10.0
 _QUICK_POLL = 0.1  # seconds between polls right after a run changed (see _follow)
 _QUICK_WINDOW = 1.0  # ... for this long after the change, before the interval grows
+_CLOSING_POLL = 0.02  # seconds between polls while the run's last step runs (see _follow)
+_CLOSING_WINDOW = 2.0  # ... for at most this long after it started
 
 
 class EngineError(Exception):
@@ -115,7 +117,8 @@ class RestClient:
     def _follow(self, fetch: Callable[[], Dict[str, Any]], ended: Callable[[Dict[str, Any]], bool],
                 fingerprint: Callable[[Dict[str, Any]], Any], max_wait: Optional[float], poll: float,
                 on_update: Optional[Callable[[Dict[str, Any]], None]],
-                timeout_message: Callable[[Optional[Dict[str, Any]]], str]) -> Dict[str, Any]:
+                timeout_message: Callable[[Optional[Dict[str, Any]]], str],
+                closing: Optional[Callable[[], bool]] = None) -> Dict[str, Any]:
         """Poll ``fetch`` until ``ended``; ``on_update`` whenever ``fingerprint`` changed
         (live progress). A 404 in the first seconds is "not stored yet" (engines queue a
         run before it is readable), not an error. After ``max_wait`` seconds, raise
@@ -124,13 +127,18 @@ class RestClient:
         The interval adapts: for ``_QUICK_WINDOW`` after a change (a task started or ended, so
         the run may be about to end) it is ``_QUICK_POLL``, then it grows back to ``poll`` while
         nothing changes. A run of short steps is seen ending within ~0.1 s instead of up to
-        ``poll`` later, and a long quiet step costs a few requests more than at ``poll``."""
+        ``poll`` later, and a long quiet step costs a few requests more than at ``poll``.
+        While ``closing()`` says the run's last step is running, and for at most
+        ``_CLOSING_WINDOW`` seconds, it is ``_CLOSING_POLL``: a run of short steps is then
+        seen ending within a few hundredths of a second (a long last step costs at most
+        ~100 requests more)."""
         start = time.monotonic()
         deadline = None if max_wait is None else start + max_wait
         last: Any = None
         current: Optional[Dict[str, Any]] = None
         interval = min(poll, _QUICK_POLL)
         changed_at = start
+        closing_at: Optional[float] = None
         while True:
             try:
                 current = fetch()
@@ -149,6 +157,10 @@ class RestClient:
                 if ended(current):
                     return current
             now = time.monotonic()
+            if closing_at is None and closing is not None and closing():
+                closing_at = now
+            if closing_at is not None and now - closing_at < _CLOSING_WINDOW:
+                interval = min(interval, _CLOSING_POLL)
             if deadline is not None and now >= deadline:
                 raise EngineTimeout(timeout_message(current))
             time.sleep(max(0.0, min(interval, deadline - now) if deadline is not None else interval))

@@ -190,8 +190,8 @@ class KestraEngine(Engine):
         return dep.status_of(run)
 
     def wait(self, client, engine_run_id: str, max_wait: Optional[float], poll: float,
-             on_update=None) -> Dict[str, Any]:
-        return client.wait(engine_run_id, max_wait=max_wait, poll=poll, on_update=on_update)
+             on_update=None, closing=None) -> Dict[str, Any]:
+        return client.wait(engine_run_id, max_wait=max_wait, poll=poll, on_update=on_update, closing=closing)
 
     def step_states(self, client, run: Mapping[str, Any]) -> List[StepState]:
         """(step [foreach index path], state) of the task runs that are Metaflow steps (our

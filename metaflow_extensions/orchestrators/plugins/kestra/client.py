@@ -379,7 +379,7 @@ class KestraClient(RestClient):
         return self._json(response)
 
     def wait(self, execution_id: str, max_wait: Optional[float] = None, poll: float = 1.0,
-             on_update: Optional[OnUpdate] = None) -> Dict[str, Any]:
+             on_update: Optional[OnUpdate] = None, closing: Optional[Callable[[], bool]] = None) -> Dict[str, Any]:
         """Poll until the execution reaches a terminal state and return it.
 
         ``on_update(execution)`` is called whenever the execution state or any task-run state
@@ -389,7 +389,7 @@ class KestraClient(RestClient):
                             lambda execution: _current_state(execution) in TERMINAL_STATES,
                             self._progress_mark if on_update is not None else _fingerprint,
                             max_wait, poll, on_update,
-                            lambda execution: self._timeout_message(execution_id, execution, max_wait))
+                            lambda execution: self._timeout_message(execution_id, execution, max_wait), closing)
 
     def _progress_mark(self, execution: Dict[str, Any]) -> Tuple[Any, ...]:
         """What ``wait`` compares to see progress: the execution's and its task runs' states,

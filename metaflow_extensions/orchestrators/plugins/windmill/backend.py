@@ -203,8 +203,8 @@ class WindmillEngine(Engine):
         return STATUS[job_state(dict(run))]
 
     def wait(self, client: WindmillClient, engine_run_id: str, max_wait: Optional[float], poll: float,
-             on_update=None) -> Dict[str, Any]:
-        return client.wait(engine_run_id, max_wait=max_wait, poll=poll, on_update=on_update)
+             on_update=None, closing=None) -> Dict[str, Any]:
+        return client.wait(engine_run_id, max_wait=max_wait, poll=poll, on_update=on_update, closing=closing)
 
     def step_states(self, client: WindmillClient, run: Mapping[str, Any]) -> List[StepState]:
         # A retried module lists its failed attempts' jobs (`failed_retries`, flows.rs).

@@ -138,12 +138,12 @@ class WindmillClient(RestClient):
         return sorted(jobs, key=lambda j: str(j.get("created_at") or ""), reverse=True)[:limit]
 
     def wait(self, job_id: str, max_wait: Optional[float] = None, poll: float = 1.0,
-             on_update: Optional[OnUpdate] = None) -> Dict[str, Any]:
+             on_update: Optional[OnUpdate] = None, closing: Optional[Callable[[], bool]] = None) -> Dict[str, Any]:
         """Poll until the job completed; ``on_update(job)`` whenever its flow status changed."""
         return self._follow(lambda: self.get_job(job_id), lambda job: job.get("type") == "CompletedJob",
                             _fingerprint, max_wait, poll, on_update,
                             lambda job: "job %s did not end within %gs; it keeps running on Windmill; see %s"
-                            % (job_id, max_wait or 0, self.ui_url(job_id)))
+                            % (job_id, max_wait or 0, self.ui_url(job_id)), closing)
 
     def flow_jobs(self, job: Dict[str, Any], label: str = "") -> Iterator[Tuple[str, Dict[str, Any], Dict[str, Any]]]:
         """(position label, module status, module job) for every module job of a flow job,
