@@ -467,3 +467,24 @@ def test_wait_shows_loop_iterations_as_they_end(server):
     # Iterations 1 and 2 ended while the Loop still ran (the third ends the Loop): iterations
     # are searched for at most every second (client.ITERATIONS_REFRESH), each takes 1.5 s.
     assert {"1", "2"} <= seen_while_looping
+
+
+def test_an_unchanged_flow_is_not_sent_again(server):
+    """Kestra gives back the source it stores verbatim (comments, order, spacing), so a
+    re-deploy of the same source sees it there and sends nothing; a changed one is sent."""
+    from metaflow_extensions.orchestrators.plugins.kestra.backend import send_flow
+
+    source = "\n".join(["# a comment Kestra keeps", "id: unchanged", "namespace: %s" % NS,
+                        "description: \"same source, no request\"", "tasks:",
+                        "  - {id: hi, type: io.kestra.plugin.core.log.Log, message: hi}", ""])
+    transport = _Counting()
+    with KestraClient(server.url, username=USER, password=PASSWORD, timeout=10, transport=transport) as client:
+        client.delete_flow(NS, "unchanged") if client.get_flow(NS, "unchanged") else None
+        assert send_flow(client, NS, "unchanged", source, None)
+        existing = client.get_flow(NS, "unchanged")
+        assert existing["source"] == source
+        transport.paths.clear()
+        assert not send_flow(client, NS, "unchanged", source, existing) and transport.paths == []
+        changed = source.replace("hi}", "hello}")
+        assert send_flow(client, NS, "unchanged", changed, existing) and len(transport.paths) == 1
+        assert client.get_flow(NS, "unchanged")["source"] == changed

@@ -107,8 +107,14 @@ def test_every_example_is_accepted_by_flows_create(documents):
             client.upsert_flow(doc)
             # The stored value is re-serialized by the server, which spells out serde defaults; every
             # control field is already explicit in ours, so the only addition is `Branch.parallel`
-            # (`default_true`, no runtime effect; windmill-types/src/flows.rs@v1.788.0).
-            assert _without_branch_parallel(client.get_flow(doc["path"])["value"]) == doc["value"], name
+            # (`default_true`, no runtime effect; windmill-types/src/flows.rs@v1.788.0): a re-deploy
+            # of the same document sees it is deployed already.
+            stored = client.get_flow(doc["path"])
+            assert stored["value"] == compiler.stored_value(doc["value"]), name
+            assert _without_branch_parallel(stored["value"]) == doc["value"], name
+            assert compiler.same_flow(stored, doc), name
+            assert not compiler.same_flow(stored, dict(doc, summary=doc["summary"] + " (changed)")), name
+            assert not compiler.same_flow(dict(stored, archived=True), doc), name
 
 
 def _without_branch_parallel(value):

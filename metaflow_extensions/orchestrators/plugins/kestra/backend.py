@@ -127,7 +127,7 @@ class KestraEngine(Engine):
             check_owner(dep.flow_labels(existing).get(dep.LABEL_FLOW), plan.flow_name,
                         "Kestra flow %s/%s" % (conn.namespace, fid))
         doc, fid = self._document(obj, plan, kw, conn, version, events.deploy_keys(plan, existing))
-        client.upsert_flow(dump(doc), conn.namespace, fid)
+        send_flow(client, conn.namespace, fid, dump(doc), existing)
         return Deployed(name=fid, flow_name=plan.flow_name,
                         where="Kestra %d.x as %s/%s" % (version, conn.namespace, fid),
                         info={"namespace": conn.namespace, "flow_id": fid, "kestra_version": version},
@@ -243,6 +243,16 @@ def _event_notes(plan) -> List[Tuple[str, Optional[str]]]:
         "It listens for events %s: publish one with `python %s kestra send-event NAME`."
         % (", ".join(e.name for e in plan.event_triggers), os.path.basename(sys.argv[0])), None)]
     return notes
+
+
+def send_flow(client, namespace: str, flow_id: str, source: str, existing: Optional[Dict[str, Any]]) -> bool:
+    """Create or update the flow, unless Kestra holds this very source already (``existing``:
+    its ``GET ?source=true`` body, or None): a re-run of an unchanged flow then makes no
+    request and no new revision. Whether it sent the flow."""
+    if existing is not None and existing.get("source") == source:
+        return False
+    client.upsert_flow(source, namespace, flow_id, exists=existing is not None)
+    return True
 
 
 ENGINE = KestraEngine()

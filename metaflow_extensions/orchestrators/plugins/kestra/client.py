@@ -177,14 +177,17 @@ class KestraClient(RestClient):
             return None
         return self._json(response)
 
-    def upsert_flow(self, source: str, namespace: str, flow_id: str) -> Dict[str, Any]:
-        """Create or update: GET, then PUT when it exists, POST when it does not.
+    def upsert_flow(self, source: str, namespace: str, flow_id: str, exists: Optional[bool] = None) -> Dict[str, Any]:
+        """Create or update: PUT when it exists, POST when it does not (``exists``: asked
+        with a GET when the caller does not know).
 
         Deliberately not "POST and PUT on 422": Kestra reports validation errors as 422 too,
         so a 422 must surface as :class:`KestraInvalid`, not be mistaken for "exists"."""
         subject = _flow_name(namespace, flow_id)
         body = source.encode("utf-8")
-        if self.get_flow(namespace, flow_id) is not None:
+        if exists is None:
+            exists = self.get_flow(namespace, flow_id) is not None
+        if exists:
             response = self._send("PUT", self._api("flows", namespace, flow_id), subject,
                                   content=body, headers=_YAML)
         else:

@@ -114,7 +114,8 @@ class WindmillEngine(Engine):
         if existing is not None:  # the deployment facts kept with the first module record whose it is
             check_owner((compiler.deployment_facts(existing) or {}).get("flow_name"), plan.flow_name,
                         "Windmill flow %s in workspace %s" % (target.path, conn.workspace))
-        client.upsert_flow(doc)
+        if not compiler.same_flow(existing, doc):  # unchanged: no request, no new version of the flow
+            client.upsert_flow(doc, exists=existing is not None)
         notes: List[Tuple[str, Optional[str]]] = []
         schedule_path = compiler.schedule_path(target.path)
         if schedule is not None:

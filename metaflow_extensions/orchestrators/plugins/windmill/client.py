@@ -69,10 +69,11 @@ class WindmillClient(RestClient):
         except EngineNotFound:
             return None
 
-    def upsert_flow(self, doc: Dict[str, Any]) -> None:
-        """Create, or update with the whole document (``path`` in the body: 1.743 needs it)."""
+    def upsert_flow(self, doc: Dict[str, Any], exists: Optional[bool] = None) -> None:
+        """Create, or update with the whole document (``path`` in the body: 1.743 needs it);
+        ``exists``: asked when the caller does not know."""
         path = doc["path"]
-        if self.flow_exists(path):
+        if self.flow_exists(path) if exists is None else exists:
             self._send("POST", self._w("flows", "update", path), "flow %s" % path, json=doc, headers=_JSON)
         else:
             self._send("POST", self._w("flows", "create"), "flow %s" % path, json=doc, headers=_JSON)

@@ -130,6 +130,34 @@ def compile_flow(plan: Plan, deploy: DeployOptions, target: WindmillTarget) -> D
     return doc
 
 
+# What compile_flow writes of a flow (NewFlow's fields we set, flows.rs): a stored flow equal
+# on each (absent = null) is this document, already deployed.
+FLOW_FIELDS = ("path", "summary", "description", "value", "schema", "timeout")
+
+
+def same_flow(stored: Optional[Dict[str, Any]], doc: Dict[str, Any]) -> bool:
+    """Whether ``stored`` (a ``flows/get`` body) is ``doc`` as deployed. An archived flow is
+    updated as before, never skipped."""
+    if stored is None or stored.get("archived"):
+        return False
+    deployed = json.loads(json.dumps(dict(doc, value=stored_value(doc["value"]))))  # as sent: tuples are lists
+    return all(stored.get(key) == deployed.get(key) for key in FLOW_FIELDS)
+
+
+def stored_value(value: Any) -> Any:
+    """A flow value as Windmill stores it: the server re-serializes it, spelling out serde's
+    defaults (flows.rs@v1.788.0). Every control field of ours is explicit but a branch's
+    ``parallel`` (``Branch.parallel``, ``default_true``, no effect on a run), which it adds."""
+    if isinstance(value, list):
+        return [stored_value(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: stored_value(v) for k, v in value.items()}
+    if out.get("type") in ("branchall", "branchone"):
+        out["branches"] = [dict({"parallel": True}, **b) for b in out.get("branches") or []]
+    return out
+
+
 def schedule_of(plan: Plan, target: WindmillTarget) -> Optional[Dict[str, Any]]:
     """The ``schedules/create`` body for ``@schedule``, or None. A flow's schedule shares
     the flow's path, as Windmill's own "primary schedule" does."""
