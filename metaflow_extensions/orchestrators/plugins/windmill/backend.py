@@ -109,11 +109,12 @@ class WindmillEngine(Engine):
 
     def deploy(self, obj, plan, kw: Mapping[str, Any], client: WindmillClient, conn: Connection) -> Deployed:
         doc, schedule, target = self._document(obj, plan, kw, conn)
-        client.ensure_folder(target.path.split("/")[1])
         existing = client.get_flow(target.path)
         if existing is not None:  # the deployment facts kept with the first module record whose it is
             check_owner((compiler.deployment_facts(existing) or {}).get("flow_name"), plan.flow_name,
                         "Windmill flow %s in workspace %s" % (target.path, conn.workspace))
+        else:  # a flow there means its folder exists
+            client.ensure_folder(target.path.split("/")[1])
         if not compiler.same_flow(existing, doc):  # unchanged: no request, no new version of the flow
             client.upsert_flow(doc, exists=existing is not None)
         notes: List[Tuple[str, Optional[str]]] = []
