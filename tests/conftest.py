@@ -19,6 +19,7 @@ os.environ.update(
     METAFLOW_DATASTORE_SYSROOT_LOCAL=_SYSROOT,
     METAFLOW_HOME=_HOME,
     METAFLOW_PROFILE="",
+    XDG_CACHE_HOME=os.path.join(_HOME, "cache"),  # package_reuse.py's cache: never the developer's
 )
 os.environ.setdefault("USERNAME", "tester")
 sys.path.insert(0, os.path.dirname(__file__))

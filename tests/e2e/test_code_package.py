@@ -144,6 +144,8 @@ def test_a_redeploy_of_an_unchanged_flow_reuses_the_package_metaflow_builds(targ
                           capture_output=True, text=True, env=target.env(), cwd=str(src), timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert shas[0] == shas[1] == hashlib.sha1(saved.read_bytes()).hexdigest()
+    cache = package_reuse.cache_dir()  # the tests' own (conftest): the second compile found it there
+    assert shas[0] in [open(os.path.join(cache, f)).read() for f in os.listdir(cache) if not f.startswith(".")]
     (src / "helper.py").write_text(HELPER + "# changed\n")
     target.cli(flow, "compile", str(tmp_path / "doc2.txt"))
     assert shas[0] not in (tmp_path / "doc2.txt").read_text()

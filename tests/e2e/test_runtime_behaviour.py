@@ -78,6 +78,33 @@ def test_a_task_that_cannot_end_the_run_does_not_run_its_step(tmp_path):
     assert "Task is starting" not in proc.stdout + proc.stderr
 
 
+def test_a_retry_of_the_end_module_after_its_step_succeeded_only_ends_the_run(tmp_path):
+    """Windmill retries the end step's module (@retry) when the run's end failed after the
+    step succeeded (the waiting flows could not be started): the step does not run again,
+    its report is made again, and the run's end is (here against the Windmill emulator, with
+    no flow waiting)."""
+    from metaflow_orchestrators.emulators.windmill import start
+
+    plan = fr.load_plan("linear")
+    state = fr.WalkState(execution_id="done-" + os.urandom(4).hex())
+    deploy = fr.deploy_options("linear", engine="windmill", reporter="file")  # the walk reads report files
+    run = fr.client_run(plan.flow_name, fr.walk("linear", deploy=deploy, state=state))
+    assert run.successful and run["end"].task.current_attempt == 0 and run.id.startswith("windmill-")
+    spec = step_spec(plan, plan.step("end"), fr.deploy_options("linear", engine="windmill"))
+    with start(token="t", workspace="w") as wm:
+        env = {**os.environ, "MFO_SPEC": json.dumps(spec), "MFO_EXECUTION_ID": state.execution_id, "MFO_ATTEMPT": "1",
+               "MFO_FINISH": json.dumps({"flow_name": plan.flow_name, "deployed_name": plan.flow_name}),
+               "BASE_INTERNAL_URL": wm.url, "WM_WORKSPACE": "w", "WM_TOKEN": "t", "WM_FLOW_JOB_ID": "j1",
+               "WM_FLOW_PATH": "f/metaflow/LinearFlow"}
+        proc = subprocess.run([sys.executable, "-m", fr.ENTRY, "--step", "end"], env=env, capture_output=True,
+                              text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "only the run's end runs again" in proc.stdout and "No deployed flow waits for LinearFlow" in proc.stdout
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["pathspec"].endswith("/end/t") and result["started"] == []
+    assert fr.client_run(plan.flow_name, run.id)["end"].task.current_attempt == 0  # not run again
+
+
 def test_the_finished_module_of_older_deployments_still_runs(tmp_path):
     """Flows deployed before the run's end moved into the end step end with a module
     `mf__finished` running `runtime.windmill --finished`: it still starts, and outside a

@@ -147,6 +147,7 @@ def stored(flow_datastore: Any, key: str) -> Optional[bytes]:
 def remember(key: str, sha: str) -> None:
     """Best effort: a cache that cannot be written only costs the next deploy a build."""
     directory = cache_dir()
+    tmp = None
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".new-")
@@ -154,4 +155,5 @@ def remember(key: str, sha: str) -> None:
             f.write(sha)
         os.replace(tmp, os.path.join(directory, key))
     except OSError:
-        pass
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)

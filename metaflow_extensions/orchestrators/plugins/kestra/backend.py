@@ -248,8 +248,9 @@ def _event_notes(plan) -> List[Tuple[str, Optional[str]]]:
 def send_flow(client, namespace: str, flow_id: str, source: str, existing: Optional[Dict[str, Any]]) -> bool:
     """Create or update the flow, unless Kestra holds this very source already (``existing``:
     its ``GET ?source=true`` body, or None): a re-run of an unchanged flow then makes no
-    request and no new revision. Whether it sent the flow."""
-    if existing is not None and existing.get("source") == source:
+    request and no new revision. A disabled flow is sent (as before), never skipped. Whether it
+    sent the flow."""
+    if existing is not None and existing.get("source") == source and not existing.get("disabled"):
         return False
     client.upsert_flow(source, namespace, flow_id, exists=existing is not None)
     return True

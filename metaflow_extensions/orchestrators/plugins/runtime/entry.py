@@ -194,7 +194,6 @@ def read_finish_spec(args: argparse.Namespace, spec: Dict[str, Any]) -> Optional
         raise LaunchError("--finish-spec goes with a Windmill step's spec")
     if not isinstance(finish.get("deployed_name"), str) or not isinstance(finish.get("flow_name"), str):
         raise LaunchError("--finish-spec needs the flow's flow_name and deployed_name")
-    windmill.check_flow_step(os.environ)
     return finish
 
 
@@ -228,8 +227,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             shown["init"] = {"argv": init.argv, "env": init.env, "files": sorted(init.files)}
         print(json.dumps(shown))
         return 0
+    if finish is not None:
+        try:
+            windmill.check_flow_step(os.environ)
+        except windmill.WindmillLookupError as ex:
+            return cannot_start(ex)
     write_files(command.files)
-    engine_env = dict(os.environ)  # what finish_run reads (the run's execution id), before it is popped
+    engine_env = dict(os.environ, MFO_EXECUTION_ID=rt.execution_id)  # what finish_run reads, kept from the pops
     for env_name, _ in _OPTIONS.values():
         os.environ.pop(env_name, None)  # our own plumbing stays out of user code
     if init is not None and init_spec is not None:
@@ -240,6 +244,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         report_init(init_spec, rt)
     os.environ.update(command.env)  # before Metaflow is imported: it reads config at import
     if spec.get("kind") == "step":
+        if finish is not None and int(rt.attempt or 0) > 0 and report_done(spec, rt):
+            return windmill.finish_run(engine_env, finish)
         code = run_step(command, spec, rt)
         if code == 0 and finish is not None:
             return windmill.finish_run(engine_env, finish)
@@ -340,6 +346,18 @@ def report_clone(spec: Dict[str, Any], rt) -> bool:
     if values is None:
         return False
     print("Task %s was cloned from run %s: not run again." % (values["pathspec"], rt.origin_run))
+    reporter.get(spec.get("reporter") or "file")(values)
+    return True
+
+
+def report_done(spec: Dict[str, Any], rt) -> bool:
+    """A retry of the end step's module whose step had succeeded (its run's end had failed:
+    the flows waiting for it could not be started): the step is not run again, its report is
+    made again from what it recorded, and only the run's end is retried."""
+    values = resume.cloned_report(spec, run_id(spec, rt), own_task_id(spec, rt))
+    if values is None:
+        return False
+    print("Step %s already succeeded in %s: only the run's end runs again." % (spec["step"], values["pathspec"]))
     reporter.get(spec.get("reporter") or "file")(values)
     return True
 

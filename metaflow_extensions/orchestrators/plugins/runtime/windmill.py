@@ -122,13 +122,23 @@ def deployment_of(flow: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
 
 def _api(env: Mapping[str, str], method: str, path: str, body: Any = None,
          fetch: Optional[Callable[[urllib.request.Request], Any]] = None) -> Any:
+    """One Windmill API call with the job's token; a GET is tried again a few times (a
+    POST is not: it may have started a flow already)."""
     url = "%s/api/w/%s/%s" % (env["BASE_INTERNAL_URL"].rstrip("/"), urllib.parse.quote(env["WM_WORKSPACE"], safe=""),
                               path)
     data = None if body is None else json.dumps(body).encode("utf-8")
     request = urllib.request.Request(url, data=data, method=method, headers={
         "Authorization": "Bearer %s" % env["WM_TOKEN"], "Accept": "application/json",
         "Content-Type": "application/json"})
-    return (fetch or _fetch)(request)
+    tries = TRIES if method == "GET" else 1
+    for i in range(tries):
+        try:
+            return (fetch or _fetch)(request)
+        except (urllib.error.URLError, OSError):
+            if i + 1 == tries:
+                raise
+            time.sleep(0.5 * (i + 1))
+    raise AssertionError("not reached")
 
 
 def listeners(env: Mapping[str, str], upstream: str, fetch=None) -> List[str]:
@@ -195,7 +205,7 @@ def add_to_result(values: Mapping[str, Any]) -> None:
 
 def check_flow_step(env: Mapping[str, str], also: Tuple[str, ...] = ()) -> None:
     """What finish_run reads from a Windmill flow step's job variables."""
-    missing = [n for n in REQUIRED + ("WM_FLOW_PATH", "MFO_EXECUTION_ID") + also if not env.get(n)]
+    missing = [n for n in REQUIRED + ("WM_FLOW_PATH",) + also if not env.get(n)]
     if missing:
         raise WindmillLookupError("not running as a Windmill flow step (no %s)" % ", ".join(missing))
 
@@ -205,7 +215,7 @@ def finished_main() -> int:
     moved into the end step (0.x) still have, reached only when every step succeeded."""
     env = dict(os.environ)
     try:
-        check_flow_step(env, ("MFO_STEP",))
+        check_flow_step(env, ("MFO_STEP", "MFO_EXECUTION_ID"))
     except WindmillLookupError as ex:
         print("metaflow-orchestrators: %s" % ex, file=sys.stderr)
         return 2

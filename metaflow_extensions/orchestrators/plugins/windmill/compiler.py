@@ -138,7 +138,7 @@ FLOW_FIELDS = ("path", "summary", "description", "value", "schema", "timeout")
 def same_flow(stored: Optional[Dict[str, Any]], doc: Dict[str, Any]) -> bool:
     """Whether ``stored`` (a ``flows/get`` body) is ``doc`` as deployed. An archived flow is
     updated as before, never skipped."""
-    if stored is None or stored.get("archived"):
+    if stored is None or stored.get("archived") or set(doc) - set(FLOW_FIELDS):
         return False
     deployed = json.loads(json.dumps(dict(doc, value=stored_value(doc["value"]))))  # as sent: tuples are lists
     return all(stored.get(key) == deployed.get(key) for key in FLOW_FIELDS)
