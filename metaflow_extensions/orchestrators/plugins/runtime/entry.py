@@ -17,7 +17,7 @@ import runpy
 import subprocess
 import sys
 from dataclasses import replace
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from . import cards, environments, ids, reporter, resume, task_logs, windmill
 from .launcher import (Command, LaunchError, RuntimeValues, assemble, build_command, decode_spec, own_task_id,
@@ -229,7 +229,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     if finish is not None:
         try:
-            windmill.check_flow_step(os.environ)
+            windmill.check_flow_step(os.environ, windmill.FINISH_REQUIRED)
         except windmill.WindmillLookupError as ex:
             return cannot_start(ex)
     write_files(command.files)
@@ -244,9 +244,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         report_init(init_spec, rt)
     os.environ.update(command.env)  # before Metaflow is imported: it reads config at import
     if spec.get("kind") == "step":
-        if finish is not None and int(rt.attempt or 0) > 0 and report_done(spec, rt):
-            return windmill.finish_run(engine_env, finish)
-        code = run_step(command, spec, rt)
+        # A retry of the end module whose step had succeeded (the run's end had failed: the
+        # flows waiting for it could not be started) only ends the run again.
+        done = finish is not None and int(rt.attempt or 0) > 0 and report_recorded(
+            spec, rt, lambda pathspec: "Step %s already succeeded in %s: only the run's end runs again."
+            % (spec["step"], pathspec))
+        code = 0 if done else run_step(command, spec, rt)
         if code == 0 and finish is not None:
             return windmill.finish_run(engine_env, finish)
         return code
@@ -263,7 +266,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def run_step(command: Command, spec: Dict[str, Any], rt) -> int:
     """The step's task, or in a resumed run the report of its clone."""
-    if rt.origin_run and report_clone(spec, rt):
+    if rt.origin_run and report_recorded(
+            spec, rt, lambda pathspec: "Task %s was cloned from run %s: not run again." % (pathspec, rt.origin_run)):
         return 0
     if spec.get("conda_env"):
         try:
@@ -339,25 +343,14 @@ def run_step_with_logs(command: Command, spec: Dict[str, Any], rt) -> int:
     return code
 
 
-def report_clone(spec: Dict[str, Any], rt) -> bool:
-    """In a resumed run: if the run's init cloned this task, report what the clone recorded
-    instead of running the step again."""
+def report_recorded(spec: Dict[str, Any], rt, note: Callable[[str], str]) -> bool:
+    """If this task already has a successful attempt in the run (the run's init cloned it in
+    a resumed run; an earlier attempt of it succeeded), report what it recorded instead of
+    running the step again, and say so (``note`` of its pathspec)."""
     values = resume.cloned_report(spec, run_id(spec, rt), own_task_id(spec, rt))
     if values is None:
         return False
-    print("Task %s was cloned from run %s: not run again." % (values["pathspec"], rt.origin_run))
-    reporter.get(spec.get("reporter") or "file")(values)
-    return True
-
-
-def report_done(spec: Dict[str, Any], rt) -> bool:
-    """A retry of the end step's module whose step had succeeded (its run's end had failed:
-    the flows waiting for it could not be started): the step is not run again, its report is
-    made again from what it recorded, and only the run's end is retried."""
-    values = resume.cloned_report(spec, run_id(spec, rt), own_task_id(spec, rt))
-    if values is None:
-        return False
-    print("Step %s already succeeded in %s: only the run's end runs again." % (spec["step"], values["pathspec"]))
+    print(note(values["pathspec"]))
     reporter.get(spec.get("reporter") or "file")(values)
     return True
 

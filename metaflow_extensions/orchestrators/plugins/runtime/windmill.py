@@ -23,7 +23,7 @@ import urllib.request
 import sys
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from . import ids
+from . import ids, reporter
 
 REQUIRED = ("BASE_INTERNAL_URL", "WM_WORKSPACE", "WM_FLOW_JOB_ID", "WM_TOKEN")
 TRIES = 5
@@ -65,21 +65,32 @@ def flow_job(env: Optional[Mapping[str, str]] = None,
              fetch: Optional[Callable[[urllib.request.Request], Any]] = None) -> Dict[str, Any]:
     """``GET jobs_u/get/$WM_FLOW_JOB_ID`` with the job's own token, retried a few times."""
     env = os.environ if env is None else env
-    missing = [name for name in REQUIRED if not env.get(name)]
-    if missing:
-        raise WindmillLookupError("not running as a Windmill flow step (no %s)" % ", ".join(missing))
+    check_flow_step(env)
     request = urllib.request.Request(flow_job_url(env), headers={
         "Authorization": "Bearer %s" % env["WM_TOKEN"], "Accept": "application/json"})
     fetch = fetch or _fetch
+
+    def read() -> Dict[str, Any]:
+        job = fetch(request)
+        if not isinstance(job, dict):
+            raise ValueError("not a job: %r" % (job,))
+        return job
+
+    try:
+        return _retried(read, (urllib.error.URLError, OSError, ValueError))
+    except (urllib.error.URLError, OSError, ValueError) as ex:
+        raise WindmillLookupError("cannot read the flow job %s: %s" % (env["WM_FLOW_JOB_ID"], ex))
+
+
+def _retried(call: Callable[[], Any], errors: Tuple[type, ...]) -> Any:
+    """``call()``, tried up to TRIES times while it raises one of ``errors`` (waiting 0.5 s,
+    1 s, ... in between); the last error is raised."""
     for i in range(TRIES):
         try:
-            job = fetch(request)
-            if not isinstance(job, dict):
-                raise ValueError("not a job: %r" % (job,))
-            return job
-        except (urllib.error.URLError, OSError, ValueError) as ex:
+            return call()
+        except errors:
             if i + 1 == TRIES:
-                raise WindmillLookupError("cannot read the flow job %s: %s" % (env["WM_FLOW_JOB_ID"], ex))
+                raise
             time.sleep(0.5 * (i + 1))
     raise AssertionError("not reached")
 
@@ -130,15 +141,10 @@ def _api(env: Mapping[str, str], method: str, path: str, body: Any = None,
     request = urllib.request.Request(url, data=data, method=method, headers={
         "Authorization": "Bearer %s" % env["WM_TOKEN"], "Accept": "application/json",
         "Content-Type": "application/json"})
-    tries = TRIES if method == "GET" else 1
-    for i in range(tries):
-        try:
-            return (fetch or _fetch)(request)
-        except (urllib.error.URLError, OSError):
-            if i + 1 == tries:
-                raise
-            time.sleep(0.5 * (i + 1))
-    raise AssertionError("not reached")
+    fetch = fetch or _fetch
+    if method != "GET":
+        return fetch(request)
+    return _retried(lambda: fetch(request), (urllib.error.URLError, OSError))
 
 
 def listeners(env: Mapping[str, str], upstream: str, fetch=None) -> List[str]:
@@ -190,7 +196,8 @@ def finish_run(env: Mapping[str, str], part: Mapping[str, Any]) -> int:
 
 
 def add_to_result(values: Mapping[str, Any]) -> None:
-    """Merge ``values`` into the module's result (``./result.json``, reporter.py)."""
+    """Merge ``values`` into the module's result (``./result.json``, written by
+    reporter.report_to_windmill)."""
     try:
         with open("result.json") as f:
             result = json.load(f)
@@ -198,14 +205,16 @@ def add_to_result(values: Mapping[str, Any]) -> None:
         result = {}
     if not isinstance(result, dict):
         result = {}
-    result.update(values)
-    with open("result.json", "w") as f:
-        json.dump(result, f, sort_keys=True)
+    reporter.report_to_windmill(dict(result, **values))
+
+
+# What finish_run reads besides REQUIRED: the flow's path gives the folder its listeners are in.
+FINISH_REQUIRED = ("WM_FLOW_PATH",)
 
 
 def check_flow_step(env: Mapping[str, str], also: Tuple[str, ...] = ()) -> None:
-    """What finish_run reads from a Windmill flow step's job variables."""
-    missing = [n for n in REQUIRED + ("WM_FLOW_PATH",) + also if not env.get(n)]
+    """The Windmill flow step's job variables we read (REQUIRED, and ``also``) are set."""
+    missing = [n for n in REQUIRED + also if not env.get(n)]
     if missing:
         raise WindmillLookupError("not running as a Windmill flow step (no %s)" % ", ".join(missing))
 
@@ -215,7 +224,7 @@ def finished_main() -> int:
     moved into the end step (0.x) still have, reached only when every step succeeded."""
     env = dict(os.environ)
     try:
-        check_flow_step(env, ("MFO_STEP", "MFO_EXECUTION_ID"))
+        check_flow_step(env, FINISH_REQUIRED + ("MFO_STEP", "MFO_EXECUTION_ID"))
     except WindmillLookupError as ex:
         print("metaflow-orchestrators: %s" % ex, file=sys.stderr)
         return 2
