@@ -117,6 +117,10 @@ class Emulator:
                 time.sleep(0.1)
         raise RuntimeError("the %s emulator did not start" % engine)
 
+    def cpu(self) -> Tuple[float, float]:
+        """The emulator's own CPU seconds so far, and its ended tasks'."""
+        return proc_cpu(self.proc.pid)
+
     def peak_rss_mb(self) -> float:
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
@@ -141,6 +145,9 @@ class RealKestra:
             version = json.load(answer).get("version", "?")
         self.engine = "kestra %s (real)" % version
 
+    def cpu(self) -> Tuple[float, float]:
+        return (0.0, 0.0)  # not our process
+
     def peak_rss_mb(self) -> float:
         return float("nan")  # not our process
 
@@ -157,22 +164,54 @@ def timed(argv: List[str], env: Dict[str, str], cwd: str) -> float:
     return elapsed
 
 
-def width_table(width: int, reps: int, emulators: List[Emulator], base_env: Dict[str, str], work: str) -> None:
+def proc_cpu(pid: int) -> Tuple[float, float]:
+    """(its own, its reaped children's) CPU seconds of a process, from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+
+
+def timed_cpu(argv: List[str], env: Dict[str, str], cwd: str) -> Tuple[float, float, float]:
+    """Wall time, the command's own CPU and its children's (read while it is a zombie, before
+    it is reaped: a local run's children are its tasks)."""
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+        elapsed = time.perf_counter() - start
+        own, children = proc_cpu(proc.pid)
+        if proc.wait() != 0:
+            out.seek(0)
+            raise RuntimeError("%s failed:\n%s" % (" ".join(argv[:4]), out.read().decode()[-2000:]))
+    return elapsed, own, children
+
+
+def width_table(width: int, reps: int, emulators: List, base_env: Dict[str, str], work: str) -> None:
+    """Wall times, and where the CPU went: a local run's is its runtime's and its tasks'; an
+    engine run's is the client's (compile, deploy, ``--wait``), the emulator's and the tasks'
+    (the emulator's children)."""
     path = os.path.join(work, "wide_%d.py" % width)
     with open(path, "w") as f:
         f.write(WIDE_FLOW % {"width": width})
-    times: Dict[str, List[float]] = {"local": []}
+    times: Dict[str, List[Tuple[float, ...]]] = {"local": []}
     for _ in range(reps):  # interleaved, so a noisy moment hits every contender
-        times["local"].append(timed([PY, path, "--no-pylint", "run"], base_env, work))
+        times["local"].append(timed_cpu([PY, path, "--no-pylint", "run"], base_env, work))
         for emu in emulators:
             env = dict(base_env, **emu.env)
             argv = [PY, path, "--no-pylint", emu.cli, "run", "--wait", "--worker-python=%s" % PY]
-            times.setdefault(emu.engine, []).append(timed(argv, env, work))
-    local = statistics.median(times["local"])
-    print("W=%-4d tasks=%-4d local %.2f s" % (width, width + 7, local))
+            before = emu.cpu()
+            wall, client, _ = timed_cpu(argv, env, work)
+            after = emu.cpu()
+            times.setdefault(emu.engine, []).append((wall, client, after[0] - before[0], after[1] - before[1]))
+    local = [statistics.median(column) for column in zip(*times["local"])]
+    print("W=%-4d tasks=%-4d local %.2f s            CPU: tasks %.1f s, runtime %.2f s"
+          % (width, width + 7, local[0], local[2], local[1]))
     for emu in emulators:
-        median = statistics.median(times[emu.engine])
-        print("        %-10s %.2f s  ratio %.2fx" % (emu.engine, median, median / local))
+        wall, client, own, tasks = [statistics.median(column) for column in zip(*times[emu.engine])]
+        cpu = ("tasks %.1f s, client %.2f s, emulator %.2f s" % (tasks, client, own) if isinstance(emu, Emulator)
+               else "client %.2f s (the server's is not ours to read)" % client)
+        print("        %-10s %.2f s  ratio %.2fx  CPU: %s" % (emu.engine, wall, wall / local[0], cpu))
 
 
 CONCURRENT_FLOW = '''
