@@ -4,7 +4,9 @@ For each foreach width W it writes a flow (a static split, one branch a foreach 
 joins: W + 7 tasks) and times, interleaved, ``python flow.py run`` and ``python flow.py
 <engine> run --wait`` on each emulator (Kestra 1.x, 2.x, Windmill; with ``--real-kestra`` also
 the Kestra server at KESTRA_HOST, e.g. ``realservers/kestra/serve 2``). It prints the median
-wall time of each and the ratio to local; then the time to compile a 300-step linear flow
+wall time of each and the ratio to local, and where each run's CPU went (a local run's runtime
+and tasks; an engine run's client, emulator and tasks: the emulator's children), from /proc;
+then the time to compile a 300-step linear flow
 (ours: ``compile`` minus Metaflow's own flow loading and graph validation, ``check``). Each emulator runs as its own
 process, whose peak resident memory and the ``--wait`` client's are printed too (from /proc
 and getrusage).
