@@ -151,7 +151,7 @@ def test_the_first_task_starts_the_run_then_runs_its_step_and_again_on_a_retry(t
 
 
 EXIT_FLOW = '''
-import atexit, gc, os
+import atexit, gc, os, tempfile
 from metaflow import FlowSpec, step
 
 OUT = os.environ["EXIT_PROBE_DIR"]
@@ -160,9 +160,15 @@ OUT = os.environ["EXIT_PROBE_DIR"]
 class ExitFlow(FlowSpec):
     @step
     def start(self):
-        global LOG
+        global LOG, TEMP
         LOG = open(os.path.join(OUT, "unclosed.txt"), "w")  # buffered, never flushed by the step
         LOG.write("kept " * 100)
+        TEMP = tempfile.NamedTemporaryFile(dir=OUT, prefix="temp-")  # removed when released
+        gc.disable()  # the cycle below stays uncollected until the interpreter's exit
+        cycle = {"file": open(os.path.join(OUT, "cycle.txt"), "w")}
+        cycle["self"] = cycle
+        cycle["file"].write("held " * 100)
+        del cycle
         atexit.register(lambda: open(os.path.join(OUT, "step-handler.txt"), "w").write(
             str(gc.get_freeze_count())))
         self.next(self.end)
@@ -180,9 +186,11 @@ if __name__ == "__main__":
 def test_a_task_exit_skips_the_last_collection_and_loses_nothing(tmp_path):
     """The entry freezes the collector as the interpreter exits (~60 ms of a task's CPU, which
     `python flow.py step` spends on a last garbage collection). The step's own exit handlers
-    run before that, and a file the step left open and unflushed in a global (which only that
-    collection would have closed) is still written out. A handler registered before the entry
-    runs (sitecustomize) runs last and sees the freeze."""
+    run before that. What only that collection reached is still done: a file the step left
+    open and unflushed in the flow's globals is written out, a temporary file held there is
+    removed, and a file in a reference cycle (the step disabled the collector) is written
+    out. A handler registered before the entry runs (sitecustomize) runs last and sees the
+    freeze."""
     from metaflow_extensions.orchestrators.plugins.plan.serialize import from_dict
     from metaflow_extensions.orchestrators.plugins.runtime.spec import flow_part, init_part, step_part
 
@@ -209,6 +217,8 @@ def test_a_task_exit_skips_the_last_collection_and_loses_nothing(tmp_path):
              "MFO_REPORT_FILE": str(tmp_path / "report.json")})
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert (tmp_path / "unclosed.txt").read_text() == "kept " * 100
+    assert (tmp_path / "cycle.txt").read_text() == "held " * 100
+    assert not list(tmp_path.glob("temp-*"))
     assert (tmp_path / "step-handler.txt").read_text() == "0"
     assert int((tmp_path / "last-handler.txt").read_text()) > 1000
     assert fr.client_run("ExitFlow", "local-" + execution)["start"].task.successful

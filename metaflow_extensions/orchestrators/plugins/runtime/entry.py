@@ -10,19 +10,15 @@ is the command ``exec``ed instead.
 from __future__ import annotations
 
 import argparse
-import atexit
-import gc
 import importlib
-import io
 import json
 import os
-import runpy
 import subprocess
 import sys
 from dataclasses import replace
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from . import cards, environments, ids, reporter, resume, task_logs, windmill
+from . import cards, environments, ids, in_process, reporter, resume, task_logs, windmill
 from .launcher import (Command, LaunchError, RuntimeValues, assemble, build_command, decode_spec, own_task_id,
                        run_id, top_option)
 
@@ -210,7 +206,7 @@ def in_package(spec: Dict[str, Any], root: Optional[str]) -> Dict[str, Any]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    skip_last_collection()
+    in_process.end_cheaply()
     args = parse_args(argv)
     try:
         spec = read_spec(args)
@@ -258,7 +254,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return windmill.finish_run(engine_env, finish)
         return code
     if _same_interpreter(command.argv[0]):
-        code = run_flow_in_process(command.argv[1:])
+        code = in_process.run_flow(command.argv[1:])
         if code == 0:
             report_init(spec, rt)  # after success: a failed init's result is its error
         return code
@@ -266,43 +262,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     sys.stdout.flush()
     os.execvpe(command.argv[0], command.argv, dict(os.environ))
     return 0  # not reached
-
-
-def skip_last_collection() -> None:
-    """Spare the task the interpreter's last garbage collection, ~60 ms of a task's ~0.3 s of
-    CPU, which ``python flow.py step`` spends after the task's results are stored: at exit
-    the collector is frozen. Registered before any step code runs, so it runs after every exit
-    handler the step registers (they run last-registered first) and after non-daemon threads
-    are joined. Objects are still released as their last reference goes; what only that
-    collection would have reached (the modules' globals, reference cycles) is not finalized,
-    as Python allows (it does not promise ``__del__`` at exit). Files are the exception that
-    matters: every open file's buffer is written out first (``flush_open_files``)."""
-    atexit.register(_freeze_at_exit)
-
-
-def _freeze_at_exit() -> None:
-    flush_open_files()
-    gc.freeze()
-
-
-def flush_open_files() -> None:
-    """Write out what buffered files still hold (~5 ms): the collection would have closed a
-    file the step left open in a global or a cycle, flushing it. Text wrappers first, so
-    their pending text reaches the buffer below them."""
-    texts: List[Any] = []
-    buffers: List[Any] = []
-    for obj in gc.get_objects():
-        kind = type(obj)
-        if kind is io.TextIOWrapper:
-            texts.append(obj)
-        elif kind is io.BufferedWriter or kind is io.BufferedRandom:
-            buffers.append(obj)
-    for handle in texts + buffers:
-        try:
-            if not handle.closed:
-                handle.flush()
-        except Exception:  # noqa: BLE001 - as at a collection: a file that cannot be written is dropped
-            pass
 
 
 def run_step(command: Command, spec: Dict[str, Any], rt) -> int:
@@ -341,7 +300,7 @@ def start_run(init: Command, step_env: Dict[str, str]) -> int:
         try:
             os.environ.update(init.env)
             if _same_interpreter(init.argv[0]):
-                code = run_flow_in_process(init.argv[1:])
+                code = in_process.run_flow(init.argv[1:])
             else:
                 code = subprocess.call(init.argv, env=dict(os.environ))
         except BaseException:
@@ -377,7 +336,7 @@ def run_step_with_logs(command: Command, spec: Dict[str, Any], rt) -> int:
     capture = task_logs.Capture()
     with capture:
         if _same_interpreter(command.argv[0]):
-            code = run_flow_in_process(command.argv[1:])
+            code = in_process.run_flow(command.argv[1:])
         else:
             code = subprocess.call(command.argv, env=dict(os.environ))
     capture.save(address)
@@ -419,36 +378,6 @@ def engine_attempt(spec: Dict[str, Any]) -> Optional[str]:
 
 def _same_interpreter(python: str) -> bool:
     return os.path.realpath(python) == os.path.realpath(sys.executable)
-
-
-def run_flow_in_process(argv: List[str]) -> int:
-    """What ``python <flow.py> <args>`` does, minus the interpreter start."""
-    sys.argv = list(argv)
-    sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
-    try:
-        runpy.run_path(argv[0], run_name="__main__", init_globals=_main_tuples())
-    except SystemExit as ex:
-        return _exit_code(ex.code)
-    return 0
-
-
-def _main_tuples() -> Dict[str, Any]:
-    """The named tuples Metaflow put on ``__main__`` if it was imported before the flow runs
-    (a resumed run's task looks for its clone first): Metaflow pickles ``ForeachFrame`` as
-    ``__main__.ForeachFrame`` (tuple_util.namedtuple_with_defaults), and the flow's own
-    ``__main__`` must have it too."""
-    main = sys.modules.get("__main__")
-    return {name: value for name, value in vars(main).items()
-            if isinstance(value, type) and issubclass(value, tuple) and value.__module__ == "__main__"}
-
-
-def _exit_code(code) -> int:
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code
-    print(code, file=sys.stderr)
-    return 1
 
 
 if __name__ == "__main__":
