@@ -8,9 +8,11 @@ the flow's module here (``run_flow``). At exit, ``python flow.py`` spends ~60 ms
 """
 from __future__ import annotations
 
+import _io
 import atexit
 import gc
 import io
+import itertools
 import os
 import sys
 import types
@@ -99,13 +101,16 @@ def release_globals(names: Dict[str, Any]) -> None:
 
 def flush_open_files() -> None:
     """Write out what the open files in memory still hold in their buffers: text ones first,
-    so their pending text reaches the buffer below them. ~5 ms for a task's heap."""
-    texts: List[Any] = []
-    others: List[Any] = []
-    for obj in gc.get_objects():
-        if isinstance(obj, io.IOBase):
-            (texts if isinstance(obj, io.TextIOBase) else others).append(obj)
-    for handle in texts + others:
+    so their pending text reaches the buffer below them. ~5 ms for a task's heap: the heap is
+    walked at C speed (map, compress), once per type present, and against the C base every
+    file class derives from (``_io._IOBase``): ``io.IOBase`` is an ABC whose first check of
+    each of a task's few hundred types costs ~15 ms in all."""
+    objects = gc.get_objects()
+    kinds = {kind for kind in set(map(type, objects)) if issubclass(kind, _io._IOBase)}
+    files = list(itertools.compress(objects, map(kinds.__contains__, map(type, objects))))
+    del objects
+    files.sort(key=lambda handle: not isinstance(handle, _io._TextIOBase))
+    for handle in files:
         try:
             if not handle.closed:
                 handle.flush()
