@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from typing import Dict, List, Tuple
+from typing import Dict, List, NamedTuple, Tuple
 
 PY = sys.executable
 WIDE_FLOW = '''
@@ -157,15 +157,6 @@ class RealKestra:
         pass
 
 
-def timed(argv: List[str], env: Dict[str, str], cwd: str) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError("%s failed:\n%s" % (" ".join(argv[:4]), (proc.stdout + proc.stderr)[-2000:]))
-    return elapsed
-
-
 def proc_cpu(pid: int) -> Tuple[float, float]:
     """(its own, its reaped children's) CPU seconds of a process, from /proc/PID/stat."""
     with open("/proc/%d/stat" % pid) as f:
@@ -174,19 +165,32 @@ def proc_cpu(pid: int) -> Tuple[float, float]:
     return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
 
 
-def timed_cpu(argv: List[str], env: Dict[str, str], cwd: str) -> Tuple[float, float, float]:
-    """Wall time, the command's own CPU and its children's (read while it is a zombie, before
-    it is reaped: a local run's children are its tasks)."""
+class Measured(NamedTuple):
+    wall: float  # seconds
+    own_cpu: float  # the command's own CPU seconds
+    children_cpu: float  # its reaped children's (a local run's tasks)
+    peak_mb: float  # its own peak resident memory
+
+
+def measure(argv: List[str], env: Dict[str, str], cwd: str) -> Measured:
+    """Run a command (its output kept in a file, shown if it fails). Its CPU is read from /proc
+    while it is a zombie, before it is reaped; its peak memory from wait4's rusage."""
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
         os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
         elapsed = time.perf_counter() - start
         own, children = proc_cpu(proc.pid)
-        if proc.wait() != 0:
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
             out.seek(0)
             raise RuntimeError("%s failed:\n%s" % (" ".join(argv[:4]), out.read().decode()[-2000:]))
-    return elapsed, own, children
+    return Measured(elapsed, own, children, usage.ru_maxrss / 1024)
+
+
+def timed(argv: List[str], env: Dict[str, str], cwd: str) -> float:
+    return measure(argv, env, cwd).wall
 
 
 def width_table(width: int, reps: int, emulators: List, base_env: Dict[str, str], work: str) -> None:
@@ -198,14 +202,16 @@ def width_table(width: int, reps: int, emulators: List, base_env: Dict[str, str]
         f.write(WIDE_FLOW % {"width": width})
     times: Dict[str, List[Tuple[float, ...]]] = {"local": []}
     for _ in range(reps):  # interleaved, so a noisy moment hits every contender
-        times["local"].append(timed_cpu([PY, path, "--no-pylint", "run"], base_env, work))
+        local_run = measure([PY, path, "--no-pylint", "run"], base_env, work)
+        times["local"].append((local_run.wall, local_run.own_cpu, local_run.children_cpu))
         for emu in emulators:
             env = dict(base_env, **emu.env)
             argv = [PY, path, "--no-pylint", emu.cli, "run", "--wait", "--worker-python=%s" % PY]
             before = emu.cpu()
-            wall, client, _ = timed_cpu(argv, env, work)
+            client = measure(argv, env, work)
             after = emu.cpu()
-            times.setdefault(emu.engine, []).append((wall, client, after[0] - before[0], after[1] - before[1]))
+            times.setdefault(emu.engine, []).append(
+                (client.wall, client.own_cpu, after[0] - before[0], after[1] - before[1]))
     local = [statistics.median(column) for column in zip(*times["local"])]
     print("W=%-4d tasks=%-4d local %.2f s            CPU: tasks %.1f s, runtime %.2f s"
           % (width, width + 7, local[0], local[2], local[1]))
@@ -238,18 +244,6 @@ if __name__ == "__main__":
 '''
 
 
-def client_run(argv: List[str], env: Dict[str, str], cwd: str) -> Tuple[float, float]:
-    """Wall time and the process's own peak resident memory (MB), from wait4's rusage."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError("%s failed:\n%s" % (" ".join(argv[:4]), proc.stderr.read().decode()[-2000:]))
-    return elapsed, usage.ru_maxrss / 1024
-
-
 def wide_run(width: int, emulators: List[Emulator], base_env: Dict[str, str], work: str) -> None:
     """One run of a very wide foreach per engine: does it finish, and what memory it takes."""
     path = os.path.join(work, "wide_%d.py" % width)
@@ -257,9 +251,9 @@ def wide_run(width: int, emulators: List[Emulator], base_env: Dict[str, str], wo
         f.write(WIDE_FLOW % {"width": width})
     for emu in emulators:
         argv = [PY, path, "--no-pylint", emu.cli, "run", "--wait", "--worker-python=%s" % PY]
-        elapsed, client = client_run(argv, dict(base_env, **emu.env), work)
+        client = measure(argv, dict(base_env, **emu.env), work)
         print("W=%d (%d tasks) on %s: %.0f s; emulator peak resident memory %.0f MB, --wait client %.0f MB"
-              % (width, width + 7, emu.engine, elapsed, emu.peak_rss_mb(), client))
+              % (width, width + 7, emu.engine, client.wall, emu.peak_rss_mb(), client.peak_mb))
 
 
 def concurrent_runs(count: int, emulators: List[Emulator], base_env: Dict[str, str], work: str) -> None:
