@@ -43,7 +43,13 @@ def test_example_runs_on_kestra_like_locally(request, server, name):
 
 
 @pytest.mark.xdist_group("decorators")
-def test_retries_are_attempts_0_1_2_and_catch_takes_over(server):
+def test_retries_are_attempts_0_1_2_and_catch_takes_over(request, server):
+    # The same engine defect as the decorators flow's run above: the second task run of
+    # `flaky` may still be RUNNING when the execution ends (seen in 2 of 4 runs once tasks
+    # ended ~60 ms sooner; its attempts were FAILED, FAILED, RUNNING beside the real one's
+    # FAILED, FAILED, SUCCESS).
+    ke.known_real_2x_defect(request, server, "a retried task shows up as two task runs that each run every "
+                                             "attempt, and the execution ends SUCCESS while one still runs")
     execution = ke.run(server, "decorators")
     with server.client() as client:
         runs = {r["taskId"]: r for r in client.task_runs(execution["id"], execution)}
